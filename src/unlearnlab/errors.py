@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
 
 class UserError(Exception):
     """A problem the user can fix (bad config, malformed file, unknown name).
@@ -21,3 +26,24 @@ class SourceError(UserError):
         self.detail = message
         where = f"{path}:{line}" if column is None else f"{path}:{line}:{column}"
         super().__init__(f"{where}: {message}")
+
+
+def from_validation_error(
+    exc: ValidationError, source: str, known: Sequence[str] = ()
+) -> UserError:
+    """Turn a pydantic validation error into one :class:`UserError` naming each bad key.
+
+    ``source`` prefixes every key (a file name or ``--set``); ``known`` lists valid field
+    names for a "did you mean" hint on unknown fields.
+    """
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        where = f"{source}: {key}" if key else source
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(error["loc"][-1]), list(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"{where}: unknown field{hint}")
+        else:
+            lines.append(f"{where}: {error['msg']}")
+    return UserError("; ".join(lines))

@@ -62,7 +62,9 @@ class FactIndex:
         self.by_object[fact.relation][fact.object].add(fact.subject)
         return True
 
-    def match(self, relation: str, subject: str | None, obj: str | None) -> Iterator[tuple[str, str]]:
+    def match(
+        self, relation: str, subject: str | None, obj: str | None
+    ) -> Iterator[tuple[str, str]]:
         """(subject, object) pairs of ``relation`` agreeing with the bound arguments."""
         if subject is not None and obj is not None:
             if (subject, obj) in self.pairs.get(relation, ()):
@@ -117,11 +119,8 @@ def _plan(body: Sequence[tuple[str, _CTerm, _CTerm]], first: int) -> tuple[int, 
     bound = {t[1] for t in body[first][1:] if t[0] == "v"}
     rest = [i for i in range(len(body)) if i != first]
     while rest:
-
-        def score(i: int) -> int:
-            return sum(1 for t in body[i][1:] if t[0] == "c" or t[1] in bound)
-
-        best = max(rest, key=lambda i: (score(i), -i))
+        scores = {i: sum(1 for t in body[i][1:] if t[0] == "c" or t[1] in bound) for i in rest}
+        best = max(rest, key=lambda i: (scores[i], -i))
         rest.remove(best)
         order.append(best)
         bound |= {t[1] for t in body[best][1:] if t[0] == "v"}
@@ -352,9 +351,7 @@ class _Cone:
 
     def propagate(self, kept: Iterable[int]) -> _HornState:
         """The least model of the kept base facts."""
-        state = _HornState(
-            [False] * len(self.atoms), [len(body) for _, body in self.instances]
-        )
+        state = _HornState([False] * len(self.atoms), [len(body) for _, body in self.instances])
         seeds = list(kept) + [h for h, body in self.instances if not body]
         self._spread(state, seeds, log=None)
         return state
@@ -502,8 +499,12 @@ class DeepUnlearningSets(SetFamily):
 
 
 def _fact_json(fact: Fact, world: World) -> dict[str, Any]:
-    return {"id": world.id_of(fact), "subject": fact.subject, "relation": fact.relation,
-            "object": fact.object}
+    return {
+        "id": world.id_of(fact),
+        "subject": fact.subject,
+        "relation": fact.relation,
+        "object": fact.object,
+    }
 
 
 def _ordered(facts: Iterable[Fact], world: World) -> list[Fact]:
@@ -578,14 +579,13 @@ def minimal_deep_unlearning_sets(
             f"{target} follows from background facts alone; no set of base facts makes it "
             "underivable (mark fewer facts as background to unlearn it)"
         )
-    if stopped_by is None:
-        minimum = sets[0]
-    else:
-        minimum = _minimum_correction(cone, clauses, selectors)
+    minimum = sets[0] if stopped_by is None else _minimum_correction(cone, clauses, selectors)
     return DeepUnlearningSets(target, sets, stopped_by is None, stopped_by, budget.elapsed, minimum)
 
 
-def _minimum_correction(cone: _Cone, clauses: list[list[int]], selectors: list[int]) -> frozenset[Fact]:
+def _minimum_correction(
+    cone: _Cone, clauses: list[list[int]], selectors: list[int]
+) -> frozenset[Fact]:
     formula = WCNF()
     for clause in clauses:
         formula.append(clause)
@@ -623,4 +623,6 @@ def minimal_support_sets(
                 seeds.add_clause([-(i + 1) for i in support])
             else:
                 seeds.add_clause([i + 1 for i in cone.grow(seed)])
-    return SupportSets(target, _sort_sets(found, world), stopped_by is None, stopped_by, budget.elapsed)
+    return SupportSets(
+        target, _sort_sets(found, world), stopped_by is None, stopped_by, budget.elapsed
+    )

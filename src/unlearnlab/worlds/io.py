@@ -42,20 +42,26 @@ def parse_fact_line(line: str, path: str, number: int) -> FactRecord:
         raise SourceError(path, number, exc.colno, f"invalid JSON: {exc.msg}") from None
     if not isinstance(data, dict):
         raise SourceError(
-            path, number, 1,
+            path,
+            number,
+            1,
             'each line must be a JSON object {"subject": ..., "relation": ..., "object": ...}',
         )
     for key in data:
         if key not in _FACT_KEYS:
             raise SourceError(
-                path, number, _column(line, key),
+                path,
+                number,
+                _column(line, key),
                 f"unknown key {key!r}{_did_you_mean(key, _FACT_KEYS)}; "
                 f"allowed keys: {', '.join(_FACT_KEYS)}",
             )
     for key in ("subject", "relation", "object"):
         if key not in data:
             raise SourceError(
-                path, number, 1,
+                path,
+                number,
+                1,
                 f'missing "{key}"; each line needs subject, relation, object',
             )
         value = data[key]
@@ -65,21 +71,29 @@ def parse_fact_line(line: str, path: str, number: int) -> FactRecord:
             )
         if value != value.strip():
             raise SourceError(
-                path, number, _column(line, key),
+                path,
+                number,
+                _column(line, key),
                 f'"{key}" {value!r} has leading or trailing spaces; remove them',
             )
     if not _RELATION.match(data["relation"]):
         raise SourceError(
-            path, number, _column(line, "relation"),
+            path,
+            number,
+            _column(line, "relation"),
             f"relation {data['relation']!r} is not a valid name; use a lower-case letter "
             "followed by letters, digits or '_' (it must be writable in rules)",
         )
     fact_id = data.get("id")
     if fact_id is not None and (isinstance(fact_id, bool) or not isinstance(fact_id, (int, str))):
-        raise SourceError(path, number, _column(line, "id"), '"id" must be an integer, a string or null')
+        raise SourceError(
+            path, number, _column(line, "id"), '"id" must be an integer, a string or null'
+        )
     background = data.get("background", False)
     if not isinstance(background, bool):
-        raise SourceError(path, number, _column(line, "background"), '"background" must be true or false')
+        raise SourceError(
+            path, number, _column(line, "background"), '"background" must be true or false'
+        )
     return FactRecord(Fact(data["subject"], data["relation"], data["object"]), fact_id, background)
 
 
@@ -113,14 +127,18 @@ def read_facts(path: str | Path, id_prefix: str = "") -> list[FactRecord]:
                 if seen[1] == record:
                     continue
                 raise SourceError(
-                    str(path), number, 1,
+                    str(path),
+                    number,
+                    1,
                     f"fact {record.fact} is stated again with id {record.id!r} (first on line "
                     f"{seen[0]} with id {seen[1].id!r}); state each fact once",
                 )
             if record.id is not None and record.id in id_line:
                 other_line, other = id_line[record.id]
                 raise SourceError(
-                    str(path), number, _column(line, "id"),
+                    str(path),
+                    number,
+                    _column(line, "id"),
                     f"id {record.id!r} is already used by {other.fact} on line {other_line}; "
                     "ids must be unique",
                 )
@@ -181,7 +199,9 @@ def load_world(
         try:
             metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise SourceError(str(folder / METADATA_FILE), exc.lineno, exc.colno, f"invalid JSON: {exc.msg}") from None
+            raise SourceError(
+                str(folder / METADATA_FILE), exc.lineno, exc.colno, f"invalid JSON: {exc.msg}"
+            ) from None
     metadata.setdefault("source", str(folder))
     metadata["rules_file"] = None if rules_path is None else rules_path.name
     return World(tuple(records), rule_set, entity_types, metadata)
@@ -198,7 +218,9 @@ def _read_entities(path: Path) -> dict[str, str]:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SourceError(str(path), number, exc.colno, f"invalid JSON: {exc.msg}") from None
+                raise SourceError(
+                    str(path), number, exc.colno, f"invalid JSON: {exc.msg}"
+                ) from None
             if not isinstance(data, dict) or set(data) != {"name", "type"}:
                 raise SourceError(
                     str(path), number, 1, 'each line must be {"name": ..., "type": ...}'
@@ -209,8 +231,12 @@ def _read_entities(path: Path) -> dict[str, str]:
 
 def fact_json(record: FactRecord) -> dict[str, Any]:
     """The ``facts.jsonl`` object of one record."""
-    data: dict[str, Any] = {"id": record.id, "subject": record.fact.subject,
-                            "relation": record.fact.relation, "object": record.fact.object}
+    data: dict[str, Any] = {
+        "id": record.id,
+        "subject": record.fact.subject,
+        "relation": record.fact.relation,
+        "object": record.fact.object,
+    }
     if record.background:
         data["background"] = True
     return data

@@ -165,7 +165,9 @@ class World:
     @cached_property
     def relations(self) -> tuple[str, ...]:
         """Every relation of a stated fact or a rule head, sorted."""
-        names = {r.fact.relation for r in self.records} | {rule.head.relation for rule in self.rules}
+        names = {r.fact.relation for r in self.records} | {
+            rule.head.relation for rule in self.rules
+        }
         return tuple(sorted(names))
 
     def entities_of_type(self, entity_type: str) -> tuple[str, ...]:
@@ -175,14 +177,15 @@ class World:
     # ----- deduction (delegated to unlearnlab.worlds.deduction, cached per world)
 
     @cached_property
-    def _closure(self) -> Closure:
+    def closure_details(self) -> Closure:
+        """The closure with its rounds and the first derivation of every derived fact."""
         from unlearnlab.worlds.deduction import compute_closure
 
         return compute_closure(self.stated, self.rules)
 
     def closure(self) -> frozenset[Fact]:
         """Every fact that holds: stated facts plus everything the rules derive from them."""
-        return self._closure.facts
+        return self.closure_details.facts
 
     @cached_property
     def derived_facts(self) -> tuple[Fact, ...]:
@@ -207,7 +210,7 @@ class World:
 
         removed = set(without)
         if not removed:
-            return self._closure.tree(fact)
+            return self.closure_details.tree(fact)
         self._check_removable(removed)
         return compute_closure(self.stated - removed, self.rules).tree(fact)
 
@@ -226,6 +229,12 @@ class World:
         from unlearnlab.worlds.deduction import minimal_deep_unlearning_sets
 
         return minimal_deep_unlearning_sets(self, fact, max_sets=max_sets, time_limit=time_limit)
+
+    def rederivable(self, fact: Fact) -> bool:
+        """Whether a stated base fact also follows from the other stated facts."""
+        self._check_removable({fact})
+        cone = self.grounding.cone(fact)
+        return cone.derives(i for i in range(cone.n_base) if cone.atoms[i] != fact)
 
     def is_deep_unlearning_set(self, fact: Fact, removed: Iterable[Fact]) -> bool:
         """Whether removing ``removed`` from the base facts makes ``fact`` underivable."""
@@ -262,8 +271,10 @@ def infer_entity_types(facts: Iterable[Fact]) -> dict[str, str]:
     """Infer entity types from argument positions.
 
     Two argument slots (relation, subject|object) have the same type when some entity
-    occurs in both; each type is named after its alphabetically first slot, e.g.
-    ``birthyear.object``. Generated worlds state their types instead.
+    occurs in both. A type whose slots span several relations (people, in a family world)
+    is called ``entity`` when it is the only such type; every other type is named after its
+    alphabetically first slot, e.g. ``birthyear.object``. Generated worlds state their
+    types instead.
     """
     parent: dict[tuple[str, str], tuple[str, str]] = {}
 
@@ -275,14 +286,23 @@ def infer_entity_types(facts: Iterable[Fact]) -> dict[str, str]:
 
     slot_of: dict[str, tuple[str, str]] = {}
     for fact in facts:
-        for entity, slot in ((fact.subject, (fact.relation, "subject")),
-                             (fact.object, (fact.relation, "object"))):
+        for entity, slot in (
+            (fact.subject, (fact.relation, "subject")),
+            (fact.object, (fact.relation, "object")),
+        ):
             parent.setdefault(slot, slot)
             previous = slot_of.setdefault(entity, slot)
             a, b = find(previous), find(slot)
             if a != b:
                 parent[max(a, b)] = min(a, b)
-    return {entity: ".".join(find(slot)) for entity, slot in sorted(slot_of.items())}
+    relations_of: dict[tuple[str, str], set[str]] = {}
+    for slot in parent:
+        relations_of.setdefault(find(slot), set()).add(slot[0])
+    shared = [root for root, relations in relations_of.items() if len(relations) > 1]
+    names = {root: ".".join(root) for root in relations_of}
+    if len(shared) == 1:
+        names[shared[0]] = "entity"
+    return {entity: names[find(slot)] for entity, slot in sorted(slot_of.items())}
 
 
 def facts_by_relation(facts: Iterable[Fact]) -> Mapping[str, list[Fact]]:

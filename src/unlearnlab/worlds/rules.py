@@ -149,8 +149,15 @@ def _tokenize(text: str, path: str) -> Iterator[_Token]:
 
 
 _DESCRIBE = {
-    "LPAREN": "'('", "RPAREN": "')'", "COMMA": "','", "DOT": "'.'", "IF": "':-'",
-    "NEQ": "'!='", "EOF": "end of file", "STRING": "a string", "VAR": "a variable",
+    "LPAREN": "'('",
+    "RPAREN": "')'",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "IF": "':-'",
+    "NEQ": "'!='",
+    "EOF": "end of file",
+    "STRING": "a string",
+    "VAR": "a variable",
     "NAME": "a relation name",
 }
 
@@ -223,7 +230,9 @@ class _Parser:
                 break
             if separator.kind != "COMMA":
                 found = f"'{separator.text}'" if separator.text else _DESCRIBE[separator.kind]
-                raise self.error(separator, f"expected ',' or '.' after a body literal, found {found}")
+                raise self.error(
+                    separator, f"expected ',' or '.' after a body literal, found {found}"
+                )
         if not body:
             raise self.error(head_token, f"rule for '{head}' has no body atom")
         rule = Rule(head, tuple(body), tuple(inequalities))
@@ -289,9 +298,7 @@ def format_rules(rules: Iterable[Rule]) -> str:
     return "".join(f"{rule.preamble}{rule}\n" for rule in rules)
 
 
-def unproducible_relations(
-    rules: Iterable[Rule], from_facts: Set[str]
-) -> list[tuple[Rule, str]]:
+def unproducible_relations(rules: Iterable[Rule], from_facts: Set[str]) -> list[tuple[Rule, str]]:
     """(rule, relation) pairs where a body relation is neither stated nor any rule's head."""
     rules = list(rules)
     producible = set(from_facts) | {rule.head.relation for rule in rules}

@@ -1,0 +1,57 @@
+"""The ``unlearnlab`` command line.
+
+User-caused errors print one line and exit with code 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from unlearnlab import __version__
+from unlearnlab.cli.world import app as world_app
+from unlearnlab.errors import UserError
+
+app = typer.Typer(
+    name="unlearnlab",
+    help="Does unlearning remove knowledge from a language model, or only hide it?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(world_app, name="world")
+
+_stderr = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """unlearnlab: knowledge worlds, unlearning, attacks and honest measurement."""
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        _stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _stderr.print("[yellow]interrupted[/]; finished stages are kept, re-run to resume")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
