@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from unlearnlab import __version__
+from unlearnlab.cli.run import run
 from unlearnlab.cli.world import app as world_app
 from unlearnlab.errors import UserError
 
@@ -24,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(world_app, name="world")
+app.command("run")(run)
 
 _stderr = Console(stderr=True)
 

@@ -7,6 +7,7 @@ schemas) and nothing else; human output goes through Rich.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -208,6 +209,13 @@ def deep_sets(
         "--all-targets",
         help="File of targets, one 'relation(subject, object)' or JSON fact per line.",
     ),
+    sample: int = typer.Option(
+        0,
+        "--sample",
+        min=0,
+        help="Also take this many stated facts that are derivable from others.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for --sample."),
     rules: str | None = RulesOption,
     facts: list[str] = FactsOption,
     max_sets: int = typer.Option(10000, "--max-sets", min=1, help="Stop after this many sets."),
@@ -242,6 +250,19 @@ def deep_sets(
         )
         for members in result.to_dict(world)["sets"]:
             console.print("  {" + ", ".join(_short(m) for m in members) + "}", highlight=False)
+
+
+def sample_rederivable(world: World, count: int, seed: int) -> list[Fact]:
+    """``count`` stated facts that also follow from the other facts, drawn with ``seed``."""
+    if count == 0:
+        return []
+    candidates = sorted(f for f in world.base_facts if world.rederivable(f))
+    if len(candidates) < count:
+        raise UserError(
+            f"--sample {count}: the world has only {len(candidates)} stated facts that are "
+            "derivable from others; ask for fewer"
+        )
+    return random.Random(seed).sample(candidates, count)
 
 
 def _short(member: dict[str, Any]) -> str:
