@@ -1,0 +1,1 @@
+"""Corpus: documents rendered from a world, splits, and the tokenizer built from them."""
