@@ -86,8 +86,10 @@ def build_tokenizer(
     if min_count < 1:
         raise UserError(f"min_count must be at least 1, got {min_count}")
     counts = _count_words(documents)
-    words = sorted((w for w, c in counts.items() if c >= min_count and w not in SPECIAL_TOKENS),
-                   key=lambda w: (-counts[w], w))
+    words = sorted(
+        (w for w, c in counts.items() if c >= min_count and w not in SPECIAL_TOKENS),
+        key=lambda w: (-counts[w], w),
+    )
     if not words:
         raise UserError("cannot build a tokenizer from no text; pass at least one document")
     vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *words])}

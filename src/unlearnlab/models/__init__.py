@@ -1,0 +1,1 @@
+"""Models: the factory, the one training loop, and the content-addressed store."""
