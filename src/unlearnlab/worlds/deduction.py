@@ -292,6 +292,7 @@ class Grounding:
     world_base: frozenset[Fact]
     closure: frozenset[Fact]
     bodies: dict[Fact, list[frozenset[Fact]]]
+    witness: dict[tuple[Fact, frozenset[Fact]], tuple[Rule, tuple[Fact, ...]]]
 
     @staticmethod
     def build(world: World) -> Grounding:
@@ -302,17 +303,48 @@ class Grounding:
             index.add(fact)
         background = world.background_facts
         bodies: dict[Fact, set[frozenset[Fact]]] = defaultdict(set)
+        witness: dict[tuple[Fact, frozenset[Fact]], tuple[Rule, tuple[Fact, ...]]] = {}
         for rule in world.rules:
             for head, body in _instances(_CompiledRule.compile(rule), index):
                 premises = frozenset(body) - background
                 if head not in premises and head not in background:
                     bodies[head].add(premises)
+                    witness.setdefault((head, premises), (rule, body))
         ordered = {head: sorted(bs, key=lambda b: sorted(b)) for head, bs in bodies.items()}
-        return Grounding(frozenset(world.base_facts), closure, ordered)
+        return Grounding(frozenset(world.base_facts), closure, ordered, witness)
 
     def cone(self, target: Fact) -> _Cone:
         """The Horn theory of the facts ``target`` depends on."""
         return _Cone(self, target)
+
+    def derivation(
+        self, target: Fact, removed: frozenset[Fact], background: frozenset[Fact]
+    ) -> DerivationTree | None:
+        """A minimum-depth derivation of ``target`` once ``removed`` base facts are gone,
+        computed within the target's cone (no closure is recomputed)."""
+        cone = self.cone(target)
+        level: dict[Fact, tuple[Rule, tuple[Fact, ...]] | None] = {
+            fact: None for fact in cone.atoms[: cone.n_base] if fact not in removed
+        }
+        pending = [
+            (cone.atoms[h], frozenset(cone.atoms[b] for b in body)) for h, body in cone.instances
+        ]
+        while target not in level:
+            found = {}
+            for head, premises in pending:
+                if head not in level and head not in found and premises.issubset(level):
+                    found[head] = self.witness[(head, premises)]
+            if not found:
+                return None
+            level.update(found)
+
+        def tree(fact: Fact) -> DerivationTree:
+            if fact in background or level[fact] is None:
+                return DerivationTree(fact, None)
+            rule, body = level[fact]  # type: ignore[misc]
+            return DerivationTree(fact, rule, tuple(tree(b) for b in body))
+
+        return tree(target)
 
 
 class _Cone:

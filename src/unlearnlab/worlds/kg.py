@@ -206,13 +206,13 @@ class World:
         empty a stated fact is its own (leaf) derivation; pass ``without=[fact]`` to ask how
         a stated fact is re-derived from the others.
         """
-        from unlearnlab.worlds.deduction import compute_closure
-
-        removed = set(without)
+        removed = frozenset(without)
         if not removed:
             return self.closure_details.tree(fact)
-        self._check_removable(removed)
-        return compute_closure(self.stated - removed, self.rules).tree(fact)
+        self._check_removable(set(removed))
+        if fact not in self.closure():
+            return None
+        return self.grounding.derivation(fact, removed, self.background_facts)
 
     def proofs(
         self, fact: Fact, *, max_sets: int | None = 1000, time_limit: float | None = 10.0
