@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from unlearnlab.errors import UserError
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     )
     from unlearnlab.worlds.rules import Rule
 
-FactId = Union[int, str, None]
+FactId = int | str | None
 
 
 @dataclass(frozen=True, order=True, slots=True)
