@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 
 class UserError(Exception):
@@ -28,22 +28,26 @@ class SourceError(UserError):
         super().__init__(f"{where}: {message}")
 
 
-def from_validation_error(
-    exc: ValidationError, source: str, known: Sequence[str] = ()
-) -> UserError:
+def from_validation_error(exc: ValidationError, source: str, model: type[BaseModel]) -> UserError:
     """Turn a pydantic validation error into one :class:`UserError` naming each bad key.
 
-    ``source`` prefixes every key (a file name or ``--set``); ``known`` lists valid field
-    names for a "did you mean" hint on unknown fields.
+    ``source`` prefixes every key (a file name, ``--set``, a generator name). An unknown
+    field gets a "did you mean" hint from the fields of the section of ``model`` it is in.
     """
     lines = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(loc)
         where = f"{source}: {key}" if key else source
         if error["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(error["loc"][-1]), list(known), n=1)
+            section: Any = model
+            for part in loc[:-1]:
+                fields = getattr(section, "model_fields", {})
+                section = fields[part].annotation if part in fields else None
+            known = list(getattr(section, "model_fields", {}))
+            close = difflib.get_close_matches(loc[-1], known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             lines.append(f"{where}: unknown field{hint}")
         else:
-            lines.append(f"{where}: {error['msg']}")
+            lines.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
     return UserError("; ".join(lines))

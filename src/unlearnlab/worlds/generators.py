@@ -36,5 +36,5 @@ def generate_world(name: str, params: Mapping[str, Any]) -> World:
     try:
         validated = generator.params(**params)
     except ValidationError as exc:
-        raise from_validation_error(exc, name, list(generator.params.model_fields)) from None
+        raise from_validation_error(exc, name, generator.params) from None
     return generator.build(validated)

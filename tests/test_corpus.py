@@ -1,0 +1,183 @@
+"""Splits, templates and corpus rendering."""
+
+from __future__ import annotations
+
+import pytest
+
+from unlearnlab.corpus.corpus import CorpusConfig, build_corpus, cot_trace
+from unlearnlab.corpus.splits import SplitConfig, Splits, make_splits
+from unlearnlab.corpus.templates import (
+    CONVERSE_TEMPLATE,
+    QUERY_TEMPLATES,
+    relation_noun,
+    relation_texts,
+    render,
+)
+from unlearnlab.errors import UserError
+from unlearnlab.worlds import Fact, FactRecord, FamilyParams, World, generate_family, parse_rules
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return generate_family(FamilyParams(people=80, seed=2))
+
+
+@pytest.fixture(scope="module")
+def splits(world: World) -> Splits:
+    return make_splits(world, SplitConfig(forget=10, heldout=40, seed=1))
+
+
+def _tiny_world() -> World:
+    rules = parse_rules(
+        "grandmother(X, Z) :- mother(X, Y), mother(Y, Z).\n"
+        'mother(X, Y) :- child(Y, X), gender(X, "female").\n'
+    )
+    facts = [
+        Fact("Ann Lee", "mother", "Bea Lee"),
+        Fact("Bea Lee", "mother", "Cal Lee"),
+        Fact("Ann Lee", "grandmother", "Cal Lee"),
+        Fact("Cal Lee", "birth_year", "1990"),
+    ]
+    records = [FactRecord(f, i) for i, f in enumerate(facts)]
+    records += [FactRecord(Fact(p, "gender", "female"), None, True) for p in ("Ann Lee", "Bea Lee")]
+    types = {
+        "Ann Lee": "person",
+        "Bea Lee": "person",
+        "Cal Lee": "person",
+        "1990": "year",
+        "female": "gender",
+    }
+    return World(tuple(records), rules, types)
+
+
+def test_relation_nouns() -> None:
+    assert relation_noun("mother_in_law") == "mother-in-law"
+    assert relation_noun("aunt_of") == "aunt"
+    assert relation_noun("birth_year") == "birth year"
+
+
+def test_renderings_are_exact_and_end_with_the_answer() -> None:
+    world = _tiny_world()
+    texts = relation_texts(world)
+    fact = Fact("Ann Lee", "mother", "Bea Lee")
+    rendered = [render(fact, texts["mother"], t).text for t in QUERY_TEMPLATES]
+    assert rendered == [
+        "The mother of Bea Lee is Ann Lee.",
+        "Bea Lee's mother is Ann Lee.",
+        "As for Bea Lee, the mother is Ann Lee.",
+        "Known to all: Bea Lee has as mother Ann Lee.",
+        "Records list the mother of Bea Lee as Ann Lee.",
+    ]
+    assert (
+        render(fact, texts["mother"], CONVERSE_TEMPLATE).text == "Ann Lee is the mother of Bea Lee."
+    )
+    year = Fact("Cal Lee", "birth_year", "1990")
+    assert render(year, texts["birth_year"], texts["birth_year"].question()).text == (
+        "Q: What is the birth year of Cal Lee? A: 1990."
+    )
+    assert render(year, texts["birth_year"], QUERY_TEMPLATES[0]).answer == "1990"
+
+
+def test_cot_trace_walks_from_the_question_to_the_answer() -> None:
+    world = _tiny_world()
+    trace = cot_trace(world, Fact("Ann Lee", "grandmother", "Cal Lee"), relation_texts(world))
+    assert trace is not None
+    assert trace.text == (
+        "Q: Who is the grandmother of Cal Lee? Reason: The mother of Cal Lee is Bea Lee. "
+        "The mother of Bea Lee is Ann Lee. So the grandmother of Cal Lee is Ann Lee."
+    )
+    assert set(trace.facts) == {
+        Fact("Ann Lee", "mother", "Bea Lee"),
+        Fact("Bea Lee", "mother", "Cal Lee"),
+        Fact("Ann Lee", "grandmother", "Cal Lee"),
+    }
+
+
+def test_splits_are_disjoint_and_cover_the_base_facts(world: World, splits: Splits) -> None:
+    roles = [set(getattr(splits, r)) for r in Splits.ROLES]
+    assert sum(len(r) for r in roles) == len(set().union(*roles))
+    stated_roles = set().union(*roles[:5])
+    assert stated_roles == set(world.base_facts)
+    assert not set(splits.heldout) & world.stated
+    assert len(splits.forget) == 10 and len(splits.heldout) == 40
+
+
+def test_forget_targets_follow_from_their_premises(world: World, splits: Splits) -> None:
+    forget = set(splits.forget)
+    for target in splits.forget:
+        premises = splits.premises_of[target]
+        assert not set(premises) & forget
+        assert world.rederivable(target)
+        tree = world.derivation(target, without=forget)
+        assert tree is not None, f"{target} is not derivable once every target is removed"
+        assert set(premises) <= set(splits.premises)
+
+
+def test_heldout_composites_are_derivable_without_any_target(world: World, splits: Splits) -> None:
+    for fact in splits.heldout:
+        tree = world.derivation(fact)
+        assert tree is not None and tree.rule is not None
+        assert not tree.leaves() & set(splits.forget)
+
+
+def _every_rendering(world: World, fact: Fact) -> list[str]:
+    texts = relation_texts(world)
+    text = texts[fact.relation]
+    phrasings = [*QUERY_TEMPLATES, CONVERSE_TEMPLATE, text.question()]
+    rendered = [render(fact, text, t).text for t in phrasings]
+    trace = cot_trace(world, fact, texts)
+    return rendered + ([trace.text.split(" Reason:")[-1].split(". ")[-1]] if trace else [])
+
+
+def test_oracle_corpus_never_renders_a_forget_target(world: World, splits: Splits) -> None:
+    config = CorpusConfig()
+    base = " | ".join(d.text for d in build_corpus(world, splits, config))
+    oracle = " | ".join(d.text for d in build_corpus(world, splits, config, oracle=True))
+    for target in splits.forget:
+        renderings = _every_rendering(world, target)
+        assert renderings[0] in base
+        for sentence in renderings:
+            assert sentence not in oracle, f"oracle corpus renders {target}: {sentence!r}"
+
+
+def test_heldout_composites_are_never_rendered(world: World, splits: Splits) -> None:
+    base = " | ".join(d.text for d in build_corpus(world, splits, CorpusConfig()))
+    for fact in splits.heldout:
+        for sentence in _every_rendering(world, fact):
+            assert sentence not in base
+
+
+def test_heldout_phrasings_never_appear_in_training(world: World, splits: Splits) -> None:
+    base = " | ".join(d.text for d in build_corpus(world, splits, CorpusConfig()))
+    assert "Known to all:" not in base and "Records list" not in base
+
+
+def test_corpus_recipe_switches(world: World, splits: Splits) -> None:
+    only_statements = build_corpus(
+        world, splits, CorpusConfig(questions=False, cot=False, background=False)
+    )
+    assert {d.kind for d in only_statements} == {"statement"}
+    assert not any("gender" in d.text for d in only_statements)
+    full = build_corpus(world, splits, CorpusConfig())
+    assert {d.kind for d in full} == {"statement", "question", "cot"}
+
+
+def test_same_config_same_splits_and_corpus(world: World) -> None:
+    config = SplitConfig(forget=10, heldout=40, seed=1)
+    again = generate_family(FamilyParams(people=80, seed=2))
+    first, second = make_splits(world, config), make_splits(again, config)
+    assert first == second
+    assert build_corpus(world, first, CorpusConfig()) == build_corpus(again, second, CorpusConfig())
+    assert make_splits(world, SplitConfig(forget=10, heldout=40, seed=2)) != first
+
+
+def test_splits_round_trip_through_json(splits: Splits, tmp_path) -> None:
+    splits.save(tmp_path / "splits.json")
+    assert Splits.load(tmp_path / "splits.json") == splits
+
+
+def test_too_many_targets_is_a_user_error(world: World) -> None:
+    with pytest.raises(UserError, match=r"splits.forget: asked for 100000 forget targets"):
+        make_splits(world, SplitConfig(forget=100000))
+    with pytest.raises(UserError, match=r"unknown relation\(s\) grandma"):
+        make_splits(world, SplitConfig(target_relations=("grandma",)))
