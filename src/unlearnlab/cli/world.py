@@ -226,11 +226,13 @@ def deep_sets(
     targets = [parse_fact(t) for t in target]
     if all_targets is not None:
         targets += _read_targets(all_targets)
-    if not targets:
+    if not targets and sample == 0:
         raise UserError(
-            "no target given; pass --target 'relation(subject, object)' or --all-targets FILE"
+            "no target given; pass --target 'relation(subject, object)', --all-targets FILE "
+            "or --sample N"
         )
     world = _load(folder, rules, facts, as_json)
+    targets += sample_rederivable(world, sample, seed)
     results = [
         world.minimal_deep_unlearning_sets(t, max_sets=max_sets, time_limit=time_limit)
         for t in targets

@@ -592,6 +592,11 @@ def minimal_deep_unlearning_sets(
     _checked_target(world, target)
     budget = _Budget(max_sets, time_limit)
     cone = world.grounding.cone(target)
+    if cone.derives(()):  # checked first: with no set at all there is no minimum either
+        raise UserError(
+            f"{target} follows from background facts alone; no set of base facts makes it "
+            "underivable (mark fewer facts as background to unlearn it)"
+        )
     clauses, selectors = cone.cnf()
     found: list[frozenset[Fact]] = []
     stopped_by = None
@@ -606,11 +611,6 @@ def minimal_deep_unlearning_sets(
             found.append(frozenset(cone.atoms[i] for i in correction))
             solver.add_clause([selectors[i] for i in correction])
     sets = _sort_sets(found, world)
-    if stopped_by is None and not sets:
-        raise UserError(
-            f"{target} follows from background facts alone; no set of base facts makes it "
-            "underivable (mark fewer facts as background to unlearn it)"
-        )
     minimum = sets[0] if stopped_by is None else _minimum_correction(cone, clauses, selectors)
     return DeepUnlearningSets(target, sets, stopped_by is None, stopped_by, budget.elapsed, minimum)
 

@@ -98,8 +98,9 @@ def parse_fact_line(line: str, path: str, number: int) -> FactRecord:
 
 
 def _column(line: str, key: str) -> int:
-    position = line.find(f'"{key}"')
-    return position + 1 if position >= 0 else 1
+    # The key, not an equal string value: '{"subject": "object", "object": 5}'.
+    match = re.search(rf'"{re.escape(key)}"\s*:', line)
+    return match.start() + 1 if match else 1
 
 
 def read_facts(path: str | Path, id_prefix: str = "") -> list[FactRecord]:

@@ -303,8 +303,8 @@ def unproducible_relations(rules: Iterable[Rule], from_facts: Set[str]) -> list[
     rules = list(rules)
     producible = set(from_facts) | {rule.head.relation for rule in rules}
     return [
-        (rule, atom.relation)
+        (rule, relation)
         for rule in rules
-        for atom in rule.body
-        if atom.relation not in producible
+        for relation in dict.fromkeys(atom.relation for atom in rule.body)  # each once
+        if relation not in producible
     ]
