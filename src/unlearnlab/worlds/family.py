@@ -477,6 +477,7 @@ def generate_family(params: FamilyParams | None = None) -> World:
         else:
             stated += sorted(rng.sample(facts, round(params.stated_fraction * len(facts))))
     if params.attributes:
+        rng = random.Random(f"attributes-{params.seed}")
         for person in people:
             year = 1900 + 25 * person.generation + rng.randint(-4, 4)
             stated.append(Fact(person.name, "birth_year", str(year)))
