@@ -1,0 +1,1 @@
+"""Probes: batched scoring and decoding; recall, re-derivation and retention build on it."""

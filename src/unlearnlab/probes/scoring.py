@@ -1,0 +1,322 @@
+"""The one place where models are asked things: log-likelihoods, rankings, greedy decoding.
+
+Prompts are encoded with the tokenizer's special prefix (bos) and answers without it, and
+the two id lists are concatenated (see :func:`~unlearnlab.models.data.encode_answer`), the
+same convention as training on (prompt, answer) pairs. Every candidate of a prompt is
+therefore scored after the same prompt tokens, and a multi-token answer counts only if
+all its tokens are likely: sharing a first token with the truth is not enough.
+
+Batches are padded (left by default, right on request) with attention masks and position
+ids that follow the mask, so a padded row scores like the same row alone.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from unlearnlab.errors import UserError
+from unlearnlab.models.data import encode_answer, encode_prompt
+
+Side = Literal["left", "right"]
+
+
+@dataclass(frozen=True)
+class AnswerScore:
+    """Teacher-forced log-likelihood of one answer given its prompt (natural log)."""
+
+    logprob: float
+    """Sum of the answer tokens' log-probabilities."""
+    mean_logprob: float
+    """``logprob / n_tokens``."""
+    n_tokens: int
+    """Number of answer tokens scored."""
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Where the true answer lands among the candidates of one prompt."""
+
+    rank: int
+    """1 + number of other candidates scoring at least as high (ties count against it)."""
+    probability: float
+    """Probability of the true answer, normalised over the candidates (softmax of scores)."""
+    correct: bool
+    """True exactly when the true answer scores strictly higher than every other one."""
+    scores: list[float]
+    """Score of every candidate, in the order given."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A greedy continuation of one prompt."""
+
+    text: str
+    """Decoded continuation, without eos and cut before the first stop string."""
+    token_ids: list[int]
+    """Generated ids, up to and including the one that completed a stop string; no eos."""
+    stop_reason: Literal["eos", "stop", "length"]
+    """Why generation ended: eos, a stop string, or ``max_new_tokens``."""
+
+
+def _device(model: PreTrainedModel) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _pad(
+    rows: Sequence[Sequence[int]], pad_id: int, side: Side, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pad ``rows`` to one length: ``(ids, attention_mask, position_ids)``, each (batch, seq).
+
+    Position ids count only real tokens, so left padding does not shift positions.
+    """
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # (batch, seq)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)  # (batch, seq)
+    for i, row in enumerate(rows):
+        start = width - len(row) if side == "left" else 0
+        ids[i, start : start + len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, start : start + len(row)] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (batch, seq)
+    return ids.to(device), mask.to(device), positions.to(device)
+
+
+def _check_pairs(prompt_ids: Sequence[Sequence[int]], answer_ids: Sequence[Sequence[int]]) -> None:
+    if len(prompt_ids) != len(answer_ids):
+        raise UserError(f"got {len(prompt_ids)} prompts but {len(answer_ids)} answers; pair them")
+    for i, (p, a) in enumerate(zip(prompt_ids, answer_ids, strict=True)):
+        if not p or not a:
+            part = "prompt" if not p else "answer"
+            raise UserError(f"item {i}: the {part} encodes to no tokens; give non-empty text")
+
+
+@torch.inference_mode()
+def answer_logprobs(
+    model: PreTrainedModel,
+    prompt_ids: Sequence[Sequence[int]],
+    answer_ids: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    batch_size: int = 64,
+    padding_side: Side = "left",
+) -> list[AnswerScore]:
+    """Log-likelihood of each ``answer_ids[i]`` following ``prompt_ids[i]``, in batches.
+
+    Rows are batched by length (longest first) to waste little padding; results come back
+    in input order.
+    """
+    _check_pairs(prompt_ids, answer_ids)
+    model.eval()
+    device = _device(model)
+    order = sorted(range(len(prompt_ids)), key=lambda i: -(len(prompt_ids[i]) + len(answer_ids[i])))
+    results: dict[int, AnswerScore] = {}
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        rows = [[*prompt_ids[i], *answer_ids[i]] for i in chunk]
+        ids, mask, positions = _pad(rows, pad_id, padding_side, device)
+        width = ids.shape[1]
+        # Logits are needed from the token before the earliest answer start onwards.
+        first = min(
+            (width - len(r) if padding_side == "left" else 0) + len(prompt_ids[i]) - 1
+            for r, i in zip(rows, chunk, strict=True)
+        )
+        keep = width - first
+        logits = model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
+        ).logits  # (batch, keep, vocab)
+        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (batch, keep - 1, vocab)
+        targets = ids[:, first + 1 :]  # (batch, keep - 1)
+        token_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (batch, keep - 1)
+        for row, (seq, i) in enumerate(zip(rows, chunk, strict=True)):
+            end = width if padding_side == "left" else len(seq)
+            n = len(answer_ids[i])
+            total = token_logp[row, end - n - first - 1 : end - first - 1].sum().item()
+            results[i] = AnswerScore(logprob=total, mean_logprob=total / n, n_tokens=n)
+    return [results[i] for i in range(len(prompt_ids))]
+
+
+def score_answers(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    answers: Sequence[str],
+    *,
+    batch_size: int = 64,
+    padding_side: Side = "left",
+) -> list[AnswerScore]:
+    """Log-likelihood of each answer text after its prompt text (see :func:`answer_logprobs`)."""
+    return answer_logprobs(
+        model,
+        [encode_prompt(tokenizer, p) for p in prompts],
+        [encode_answer(tokenizer, a) for a in answers],
+        pad_id=_pad_id(tokenizer),
+        batch_size=batch_size,
+        padding_side=padding_side,
+    )
+
+
+def _pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise UserError("the tokenizer has neither a pad nor an eos token; set tokenizer.pad_token")
+    return int(pad)
+
+
+def rank_answers(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    answers: Sequence[str],
+    candidates: Sequence[Sequence[str]],
+    *,
+    suffix: str = "",
+    length_normalized: bool = False,
+    batch_size: int = 64,
+) -> list[Ranking]:
+    """Rank each true answer among its prompt's candidates by log-likelihood.
+
+    ``candidates[i]`` must contain ``answers[i]`` once. ``suffix`` (for example ``"."``)
+    is appended to every candidate's text and scored with it: without it a candidate that
+    is a token prefix of the truth ("Lee" for "Leeds") can never score lower than the
+    truth. Scores are summed log-probabilities, or per-token means with
+    ``length_normalized``.
+    """
+    if not len(prompts) == len(answers) == len(candidates):
+        raise UserError(
+            f"got {len(prompts)} prompts, {len(answers)} answers and {len(candidates)} "
+            "candidate lists; give one of each per item"
+        )
+    for i, (answer, options) in enumerate(zip(answers, candidates, strict=True)):
+        if len(set(options)) != len(options) or answer not in options:
+            raise UserError(
+                f"item {i}: candidates must be distinct and contain the answer {answer!r}"
+            )
+    flat_prompts, flat_answers = [], []
+    for prompt, options in zip(prompts, candidates, strict=True):
+        prompt_ids = encode_prompt(tokenizer, prompt)
+        for option in options:
+            flat_prompts.append(prompt_ids)
+            flat_answers.append(encode_answer(tokenizer, option + suffix))
+    scores = answer_logprobs(
+        model, flat_prompts, flat_answers, pad_id=_pad_id(tokenizer), batch_size=batch_size
+    )
+    rankings, offset = [], 0
+    for answer, options in zip(answers, candidates, strict=True):
+        group = scores[offset : offset + len(options)]
+        offset += len(options)
+        values = [s.mean_logprob if length_normalized else s.logprob for s in group]
+        truth = values[list(options).index(answer)]
+        beaten_by = sum(v >= truth for v in values) - 1
+        top = max(values)
+        normaliser = sum(math.exp(v - top) for v in values)
+        rankings.append(
+            Ranking(
+                rank=1 + beaten_by,
+                probability=math.exp(truth - top) / normaliser,
+                correct=beaten_by == 0,
+                scores=values,
+            )
+        )
+    return rankings
+
+
+def _cache_argument(model: PreTrainedModel) -> str:
+    """The KV-cache keyword: ``cache`` in current transformers, formerly ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _cut_at_stop(text: str, stop: Sequence[str]) -> str | None:
+    """``text`` before the earliest stop string in it, or None if there is none."""
+    hits = [text.index(s) for s in stop if s in text]
+    return text[: min(hits)] if hits else None
+
+
+@torch.inference_mode()
+def greedy_decode(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    stop: Sequence[str] = (),
+    batch_size: int = 32,
+    use_cache: bool = True,
+) -> list[Generation]:
+    """Greedy continuation of each prompt until eos, a stop string, or ``max_new_tokens``.
+
+    Prompts are left-padded into batches and decoded with a KV cache; ``use_cache=False``
+    recomputes the whole sequence at every step and yields the same tokens.
+    """
+    if max_new_tokens < 1:
+        raise UserError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    if any(not s for s in stop):
+        raise UserError("stop strings must be non-empty")
+    model.eval()
+    device, pad, eos = _device(model), _pad_id(tokenizer), tokenizer.eos_token_id
+    cache_name = _cache_argument(model)
+    results: list[Generation] = []
+    for start in range(0, len(prompts), batch_size):
+        rows = [encode_prompt(tokenizer, p) for p in prompts[start : start + batch_size]]
+        if not all(rows):
+            raise UserError("a prompt encodes to no tokens; give non-empty prompts")
+        ids, mask, positions = _pad(rows, pad, "left", device)  # each (batch, prompt)
+        generated: list[list[int]] = [[] for _ in rows]
+        ended: list[Generation | None] = [None] * len(rows)
+        step_ids, step_positions, cache = ids, positions, None
+        for _ in range(max_new_tokens):
+            inputs = (
+                {"input_ids": step_ids, "position_ids": step_positions}
+                if use_cache
+                else {"input_ids": ids, "position_ids": positions}
+            )
+            out = model(
+                **inputs,
+                attention_mask=mask,
+                use_cache=use_cache,
+                logits_to_keep=1,
+                **({cache_name: cache} if use_cache else {}),
+            )
+            cache = getattr(out, cache_name) if use_cache else None
+            next_ids = out.logits[:, -1].argmax(dim=-1)  # (batch,)
+            for row, token in enumerate(next_ids.tolist()):
+                if ended[row] is not None:
+                    continue
+                if token == eos:
+                    ended[row] = _generation(tokenizer, generated[row], stop, "eos")
+                    continue
+                generated[row].append(token)
+                if stop:
+                    text = tokenizer.decode(generated[row], skip_special_tokens=True)
+                    if _cut_at_stop(text, stop) is not None:
+                        ended[row] = _generation(tokenizer, generated[row], stop, "stop")
+            if all(e is not None for e in ended):
+                break
+            step_ids = next_ids.unsqueeze(-1)  # (batch, 1)
+            step_positions = positions[:, -1:] + 1  # (batch, 1)
+            ids = torch.cat([ids, step_ids], dim=-1)  # (batch, seq + 1)
+            positions = torch.cat([positions, step_positions], dim=-1)  # (batch, seq + 1)
+            mask = torch.cat([mask, torch.ones_like(step_ids)], dim=-1)  # (batch, seq + 1)
+        results.extend(
+            e if e is not None else _generation(tokenizer, g, stop, "length")
+            for e, g in zip(ended, generated, strict=True)
+        )
+    return results
+
+
+def _generation(
+    tokenizer: PreTrainedTokenizerBase,
+    token_ids: list[int],
+    stop: Sequence[str],
+    reason: Literal["eos", "stop", "length"],
+) -> Generation:
+    text = tokenizer.decode(token_ids, skip_special_tokens=True)
+    cut = _cut_at_stop(text, stop)
+    return Generation(
+        text=text if cut is None else cut, token_ids=list(token_ids), stop_reason=reason
+    )
