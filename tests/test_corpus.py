@@ -7,8 +7,9 @@ import pytest
 from unlearnlab.corpus.corpus import CorpusConfig, build_corpus, cot_trace
 from unlearnlab.corpus.splits import SplitConfig, Splits, make_splits
 from unlearnlab.corpus.templates import (
+    CANONICAL,
     CONVERSE_TEMPLATE,
-    QUERY_TEMPLATES,
+    FRAMES,
     relation_noun,
     relation_texts,
     render,
@@ -60,12 +61,12 @@ def test_renderings_are_exact_and_end_with_the_answer() -> None:
     world = _tiny_world()
     texts = relation_texts(world)
     fact = Fact("Ann Lee", "mother", "Bea Lee")
-    rendered = [render(fact, texts["mother"], t).text for t in QUERY_TEMPLATES]
+    rendered = [render(fact, texts["mother"], t).text for t in FRAMES]
     assert rendered == [
         "The mother of Bea Lee is Ann Lee.",
         "Bea Lee's mother is Ann Lee.",
         "As for Bea Lee, the mother is Ann Lee.",
-        "Known to all: Bea Lee has as mother Ann Lee.",
+        "Everyone knows that the mother of Bea Lee is Ann Lee.",
         "Records list the mother of Bea Lee as Ann Lee.",
     ]
     assert (
@@ -75,7 +76,21 @@ def test_renderings_are_exact_and_end_with_the_answer() -> None:
     assert render(year, texts["birth_year"], texts["birth_year"].question()).text == (
         "Q: What is the birth year of Cal Lee? A: 1990."
     )
-    assert render(year, texts["birth_year"], QUERY_TEMPLATES[0]).answer == "1990"
+    assert render(year, texts["birth_year"], CANONICAL).answer == "1990"
+
+
+def test_each_relation_trains_on_three_frames_and_holds_out_two() -> None:
+    world = generate_family(FamilyParams(people=40, seed=0))
+    held_out_somewhere: set[str] = set()
+    for text in relation_texts(world).values():
+        train, heldout = text.training_frames(), text.heldout_frames()
+        assert train[0] == CANONICAL and len(set(train)) == 3 and len(set(heldout)) == 2
+        assert set(train) | set(heldout) == set(FRAMES)
+        held_out_somewhere |= {t.name for t in heldout}
+    trained_somewhere = {
+        t.name for text in relation_texts(world).values() for t in text.training_frames()
+    }
+    assert held_out_somewhere <= trained_somewhere
 
 
 def test_cot_trace_walks_from_the_question_to_the_answer() -> None:
@@ -123,7 +138,7 @@ def test_heldout_composites_are_derivable_without_any_target(world: World, split
 def _every_rendering(world: World, fact: Fact) -> list[str]:
     texts = relation_texts(world)
     text = texts[fact.relation]
-    phrasings = [*QUERY_TEMPLATES, CONVERSE_TEMPLATE, text.question()]
+    phrasings = [*FRAMES, CONVERSE_TEMPLATE, text.question()]
     rendered = [render(fact, text, t).text for t in phrasings]
     trace = cot_trace(world, fact, texts)
     return rendered + ([trace.text.split(" Reason:")[-1].split(". ")[-1]] if trace else [])
@@ -148,8 +163,13 @@ def test_heldout_composites_are_never_rendered(world: World, splits: Splits) -> 
 
 
 def test_heldout_phrasings_never_appear_in_training(world: World, splits: Splits) -> None:
-    base = " | ".join(d.text for d in build_corpus(world, splits, CorpusConfig()))
-    assert "Known to all:" not in base and "Records list" not in base
+    documents = {d.text for d in build_corpus(world, splits, CorpusConfig())}
+    texts = relation_texts(world)
+    for fact in world.base_facts:
+        text = texts[fact.relation]
+        assert render(fact, text, text.training_frames()[1]).text in documents
+        for template in text.heldout_frames():
+            assert render(fact, text, template).text not in documents
 
 
 def test_corpus_recipe_switches(world: World, splits: Splits) -> None:

@@ -17,10 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from unlearnlab.corpus.splits import Splits
 from unlearnlab.corpus.templates import (
+    CANONICAL,
     CONVERSE_TEMPLATE,
-    QUERY_TEMPLATES,
     RelationText,
-    Template,
     relation_texts,
     render,
 )
@@ -90,7 +89,7 @@ def cot_steps(
         steps.remove(fact)
         text = texts[fact.relation]
         given = text.given(fact)
-        template = QUERY_TEMPLATES[0]
+        template = CANONICAL
         if text.asks_subject and given not in known and fact.subject in known:
             template = CONVERSE_TEMPLATE
         sentences.append(render(fact, text, template).text)
@@ -125,7 +124,6 @@ def build_corpus(
 ) -> list[Document]:
     """Render the training corpus (the oracle's when ``oracle``); deterministic order."""
     texts = relation_texts(world)
-    training: list[Template] = [t for t in QUERY_TEMPLATES if t.use == "train"]
     stated = list(world.base_facts)
     if config.background:
         stated += sorted(world.background_facts)
@@ -133,8 +131,7 @@ def build_corpus(
     for fact in stated:
         text = texts[fact.relation]
         if config.statements:
-            phrasings = training + ([CONVERSE_TEMPLATE] if text.asks_subject else [])
-            for template in phrasings:
+            for template in text.training_phrasings():
                 documents.append(Document(render(fact, text, template).text, "statement", (fact,)))
         if config.questions:
             documents.append(

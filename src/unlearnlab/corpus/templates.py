@@ -13,13 +13,13 @@ of Bob Lee.") so that chains of thought can walk a relation in either direction.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
 from unlearnlab.worlds.kg import Fact, World
 
 Direction = Literal["backward", "forward"]
-Use = Literal["train", "heldout", "question"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,6 @@ class Template:
 
     name: str
     text: str
-    use: Use
     direction: Direction
 
     def prompt(self, noun: str, given: str) -> str:
@@ -36,22 +35,26 @@ class Template:
         return self.text.format(noun=noun, given=given)
 
 
-# Asked of the natural query direction of a relation (see the module docstring).
-QUERY_TEMPLATES: tuple[Template, ...] = (
-    Template("the_noun_of", "The {noun} of {given} is", "train", "backward"),
-    Template("possessive", "{given}'s {noun} is", "train", "backward"),
-    Template("as_for", "As for {given}, the {noun} is", "train", "backward"),
-    Template("heldout_known_as", "Known to all: {given} has as {noun}", "heldout", "backward"),
-    Template("heldout_records", "Records list the {noun} of {given} as", "heldout", "backward"),
+# Frames asked in the natural query direction of a relation (see the module docstring).
+# The first is a training phrasing of every relation (chains of thought use it); of the
+# other four, each relation trains on two and keeps two held out, rotated by relation,
+# so every held-out phrasing of a relation is a frame the model learned on others.
+CANONICAL = Template("the_noun_of", "The {noun} of {given} is", "backward")
+ROTATED = (
+    Template("possessive", "{given}'s {noun} is", "backward"),
+    Template("as_for", "As for {given}, the {noun} is", "backward"),
+    Template("everyone_knows", "Everyone knows that the {noun} of {given} is", "backward"),
+    Template("records_list", "Records list the {noun} of {given} as", "backward"),
 )
-QUESTION_TEMPLATE = Template(
-    "question", "Q: Who is the {noun} of {given}? A:", "question", "backward"
-)
-ATTRIBUTE_QUESTION = Template(
-    "question", "Q: What is the {noun} of {given}? A:", "question", "forward"
-)
+FRAMES = (CANONICAL, *ROTATED)
+QUESTION_TEMPLATE = Template("question", "Q: Who is the {noun} of {given}? A:", "backward")
+ATTRIBUTE_QUESTION = Template("question", "Q: What is the {noun} of {given}? A:", "forward")
 # The converse phrasing of a relation between entities of one type: "S is the noun of O".
-CONVERSE_TEMPLATE = Template("converse", "{given} is the {noun} of", "train", "forward")
+CONVERSE_TEMPLATE = Template("converse", "{given} is the {noun} of", "forward")
+
+
+def _rotation(relation: str) -> int:
+    return int(hashlib.sha256(relation.encode()).hexdigest(), 16) % len(ROTATED)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,21 @@ class RelationText:
     def question(self) -> Template:
         """The question form of this relation."""
         return QUESTION_TEMPLATE if self.asks_subject else ATTRIBUTE_QUESTION
+
+    def training_frames(self) -> tuple[Template, ...]:
+        """The three query phrasings used in training (the canonical one first)."""
+        k = _rotation(self.relation)
+        return (CANONICAL, ROTATED[k], ROTATED[(k + 1) % len(ROTATED)])
+
+    def heldout_frames(self) -> tuple[Template, ...]:
+        """The two query phrasings never used in training for this relation."""
+        k = _rotation(self.relation)
+        return (ROTATED[(k + 2) % len(ROTATED)], ROTATED[(k + 3) % len(ROTATED)])
+
+    def training_phrasings(self) -> tuple[Template, ...]:
+        """Every statement phrasing of the training corpus: the three training frames,
+        plus the converse for relations between entities of one type."""
+        return self.training_frames() + ((CONVERSE_TEMPLATE,) if self.asks_subject else ())
 
 
 def relation_noun(relation: str) -> str:
