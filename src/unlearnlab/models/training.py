@@ -175,6 +175,35 @@ def _resume(
     return step, extra
 
 
+def _accumulate_gradients(
+    model: torch.nn.Module,
+    accelerator: Accelerator,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    config: TrainConfig,
+) -> float:
+    """Backpropagate one step's loss over its micro-batches; return the step's loss.
+
+    ``inputs`` and ``labels`` are ``(rows_per_step, seq)``. Each micro-batch's summed
+    token loss is divided by the loss positions of the whole step, so the accumulated
+    gradient is that of the step's mean token loss however the rows are split.
+    """
+    n_targets = (labels != IGNORE).sum().clamp(min=1)  # () loss positions in the step
+    step_loss = torch.zeros((), device=accelerator.device)
+    for micro in range(config.grad_accum):
+        part = slice(micro * config.batch_size, (micro + 1) * config.batch_size)
+        x = inputs[part].to(accelerator.device)  # (batch, seq)
+        y = labels[part].to(accelerator.device)  # (batch, seq)
+        logits = model(input_ids=x).logits  # (batch, seq, vocab)
+        token_loss = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE, reduction="sum"
+        )  # ()
+        loss = token_loss / n_targets
+        accelerator.backward(loss)
+        step_loss += loss.detach()
+    return step_loss.item()
+
+
 def train(
     model: PreTrainedModel,
     examples: Sequence[Example],
@@ -222,29 +251,12 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, config, total)
                 inputs, labels = rows.rows(step * config.rows_per_step, config.rows_per_step)
-                n_targets = (labels != IGNORE).sum().clamp(min=1)  # () loss positions in step
-                step_loss = torch.zeros((), device=accelerator.device)
-                for micro in range(config.grad_accum):
-                    part = slice(micro * config.batch_size, (micro + 1) * config.batch_size)
-                    x = inputs[part].to(accelerator.device)  # (batch, seq)
-                    y = labels[part].to(accelerator.device)  # (batch, seq)
-                    logits = model(input_ids=x).logits  # (batch, seq, vocab)
-                    loss = (
-                        torch.nn.functional.cross_entropy(
-                            logits.flatten(0, 1).float(),
-                            y.flatten(),
-                            ignore_index=IGNORE,
-                            reduction="sum",
-                        )
-                        / n_targets
-                    )
-                    accelerator.backward(loss)
-                    step_loss += loss.detach()
+                step_loss = _accumulate_gradients(model, accelerator, inputs, labels, config)
                 if config.grad_clip is not None:
                     accelerator.clip_grad_norm_(params, config.grad_clip)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-                losses.append(step_loss.item())
+                losses.append(step_loss)
                 done = step + 1
                 elapsed = time.perf_counter() - began
                 tps = (done - start) * tokens_per_step / max(elapsed, 1e-9)
