@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -112,16 +113,20 @@ def test_stale_temp_folder_of_dead_build_is_ignored_then_removed(tmp_path: Path)
         check=True,
     )
     pid = int(dead.stdout)
-    stale = tmp_path / f".tmp-{socket.gethostname()}-{pid}-0123abcd"
+    stale = tmp_path / f".tmp-{socket.gethostname()}-{pid}-{'0' * 32}"
     stale.mkdir()
     (stale / ENTRY_FILE).write_text("{}")  # as if killed after the entry, before the rename
+    beside = tmp_path / f".{stale.name}.x1y2.tmp"  # what save_model stages next to it
+    beside.mkdir()
+    alive = tmp_path / f".tmp-{socket.gethostname()}-{os.getpid()}-{'f' * 32}"
+    alive.mkdir()  # a build in progress in a live process is left alone
     store = ModelStore(tmp_path)
     assert store.list() == []
     with pytest.raises(UserError, match="is not a cache key"):
         store.get(stale.name)
     store.put("a" * 64, _writer([]), role="base", world="w")
-    assert not stale.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["a" * 64]
+    assert not stale.exists() and not beside.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "a" * 64])
 
 
 def test_list_show_and_prune(tmp_path: Path) -> None:

@@ -34,6 +34,9 @@ ENTRY_FILE = "entry.json"
 _TMP = ".tmp-"
 _TRASH = ".trash-"
 _KEY = re.compile(r"[0-9a-f]{64}")
+# A build's staging folder, or a folder staged next to it (such as save_model's):
+# ".tmp-<host>-<pid>-<uuid>" or "..tmp-<host>-<pid>-<uuid>.<anything>".
+_STAGING = re.compile(r"\.\.?tmp-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{32}")
 
 
 def _canonical(value: Any) -> Any:
@@ -219,9 +222,9 @@ class ModelStore:
         if not self.root.is_dir():
             return
         host = socket.gethostname()
-        for path in self.root.glob(f"{_TMP}*"):
-            owner_host, _, rest = path.name[len(_TMP) :].rpartition("-")[0].rpartition("-")
-            if owner_host == host and rest.isdigit() and not _process_alive(int(rest)):
+        for path in self.root.glob(f"*{_TMP}*"):
+            owner = _STAGING.match(path.name)
+            if owner and owner["host"] == host and not _process_alive(int(owner["pid"])):
                 shutil.rmtree(path, ignore_errors=True)
         for path in self.root.glob(f"{_TRASH}*"):
             shutil.rmtree(path, ignore_errors=True)
