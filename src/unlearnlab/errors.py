@@ -28,16 +28,19 @@ class SourceError(UserError):
         super().__init__(f"{where}: {message}")
 
 
-def from_validation_error(exc: ValidationError, source: str, model: type[BaseModel]) -> UserError:
+def from_validation_error(
+    exc: ValidationError, source: str, model: type[BaseModel], prefix: str = ""
+) -> UserError:
     """Turn a pydantic validation error into one :class:`UserError` naming each bad key.
 
-    ``source`` prefixes every key (a file name, ``--set``, a generator name). An unknown
+    ``source`` comes first (a file name, a generator name), then ``prefix`` + the key
+    (``prefix`` locates ``model`` inside a larger config, e.g. ``world.params.``). An unknown
     field gets a "did you mean" hint from the fields of the section of ``model`` it is in.
     """
     lines = []
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
-        key = ".".join(loc)
+        key = prefix + ".".join(loc)
         where = f"{source}: {key}" if key else source
         if error["type"] == "extra_forbidden":
             section: Any = model

@@ -13,7 +13,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from unlearnlab import __version__
+from unlearnlab.cli.listing import app as list_app
+from unlearnlab.cli.models import app as models_app
 from unlearnlab.cli.run import run
+from unlearnlab.cli.train import train_command
 from unlearnlab.cli.world import app as world_app
 from unlearnlab.errors import UserError
 
@@ -26,6 +29,9 @@ app = typer.Typer(
 )
 app.add_typer(world_app, name="world")
 app.command("run")(run)
+app.command("train")(train_command)
+app.add_typer(models_app, name="models")
+app.add_typer(list_app, name="list")
 
 _stderr = Console(stderr=True)
 

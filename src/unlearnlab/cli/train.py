@@ -1,0 +1,50 @@
+"""``unlearnlab train``: train (or fetch from the store) an experiment's base and oracle."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from unlearnlab.experiments.config import load_config
+from unlearnlab.experiments.substrate import build_substrate, train_reference_model
+from unlearnlab.models.store import ModelStore
+
+console = Console(stderr=True)
+
+
+def train_command(
+    experiment: str = typer.Argument(
+        "compositional", help="Shipped experiment name or path of a YAML config."
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override a config value, e.g. --set train.epochs=10; repeatable."
+    ),
+    store: Path | None = typer.Option(
+        None, "--store", help="Model store folder (default: $UNLEARNLAB_HOME/models)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON only."),
+) -> None:
+    """Train the base model (all data) and the oracle (without the forget targets)."""
+    config = load_config(experiment, overrides)
+    models = ModelStore(store)
+    substrate = build_substrate(config)
+    console.print(
+        f"[bold]{escape(config.name)}[/]: {len(substrate.world.base_facts)} base facts, "
+        f"{len(substrate.splits.forget)} forget targets, {len(substrate.corpus)} documents "
+        f"({len(substrate.oracle_corpus)} for the oracle)"
+    )
+    paths = {}
+    for role in ("base", "oracle"):
+        key = substrate.key(role)
+        cached = models.get(key) is not None
+        start = time.perf_counter()
+        paths[role] = train_reference_model(substrate, role, models, show_progress=not as_json)
+        how = "cached" if cached else f"trained in {time.perf_counter() - start:.0f} s"
+        console.print(f"{role}: {escape(str(paths[role]))} ({how})")
+    if as_json:
+        typer.echo(json.dumps({role: str(path) for role, path in paths.items()}, indent=2))

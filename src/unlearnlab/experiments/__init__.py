@@ -1,0 +1,1 @@
+"""Experiments: validated configs and the stages that run them."""

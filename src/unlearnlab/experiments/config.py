@@ -1,0 +1,134 @@
+"""Experiment configs: YAML in, validated pydantic models out, clear errors on the way.
+
+A config is a shipped experiment name (``unlearnlab list experiments``) or a path to a
+YAML file; ``--set key.path=value`` overrides any field (the value is read as YAML).
+Everything is validated before any work starts; an unknown key names the closest known
+one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from unlearnlab.corpus.corpus import CorpusConfig
+from unlearnlab.corpus.splits import SplitConfig
+from unlearnlab.errors import UserError, from_validation_error
+from unlearnlab.models.factory import ModelSpec
+from unlearnlab.models.training import TrainConfig
+from unlearnlab.worlds.generators import GENERATORS
+
+
+class WorldConfig(BaseModel):
+    """A generated world (``generator`` + ``params``) or a world folder (``path``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generator: str | None = "family"
+    params: dict[str, Any] = Field(default_factory=dict)
+    path: Path | None = None
+    rules: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> WorldConfig:
+        if self.path is not None:
+            self.generator = None
+            return self
+        if self.generator not in GENERATORS:
+            raise ValueError(
+                f"unknown generator {self.generator!r} (known: {', '.join(sorted(GENERATORS))})"
+            )
+        return self
+
+
+class ExperimentConfig(BaseModel):
+    """One experiment: the world, its splits, the corpus recipe, the model and training."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    seed: int = 0
+    world: WorldConfig = Field(default_factory=WorldConfig)
+    splits: SplitConfig = Field(default_factory=SplitConfig)
+    corpus: CorpusConfig = Field(default_factory=CorpusConfig)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainConfig
+
+    def digest(self) -> str:
+        """A short hash of the resolved config."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def shipped_experiments() -> list[str]:
+    """Names of the experiment configs shipped with the package."""
+    folder = resources.files("unlearnlab.experiments").joinpath("configs")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise UserError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: an experiment config must be a YAML mapping")
+    return data
+
+
+def _apply_override(data: dict[str, Any], assignment: str) -> None:
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set {assignment!r}: write it as key.path=value, e.g. train.lr=0.001")
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"--set {assignment!r}: {part} is not a section")
+        node = child
+    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+
+
+def load_config(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Load a shipped experiment by name or a YAML file by path, apply ``--set``
+    overrides, validate."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise UserError(f"config file {path} does not exist")
+        source, text = path.name, path.read_text(encoding="utf-8")
+    elif name_or_path in shipped_experiments():
+        source = f"{name_or_path}.yaml"
+        text = (
+            resources.files("unlearnlab.experiments")
+            .joinpath("configs", source)
+            .read_text(encoding="utf-8")
+        )
+    else:
+        raise UserError(
+            f"unknown experiment {name_or_path!r} (known: {', '.join(shipped_experiments())}; "
+            "or give the path of a YAML file)"
+        )
+    data = _read_yaml(text, source)
+    for assignment in overrides:
+        _apply_override(data, assignment)
+    try:
+        config = ExperimentConfig(**data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, source, ExperimentConfig) from None
+    if config.world.generator is not None:
+        params = GENERATORS[config.world.generator].params
+        try:
+            params(**config.world.params)
+        except ValidationError as exc:
+            raise from_validation_error(exc, source, params, "world.params.") from None
+    return config

@@ -1,0 +1,148 @@
+"""The training substrate of an experiment: world -> splits -> corpora -> tokenizer ->
+base and oracle models, each model cached in the store under the hash of everything it
+depends on.
+
+The base model trains on the full corpus, the oracle on the same recipe minus every
+document that mentions a forget target (exact unlearning, the reference approximate
+methods imitate). Both share one tokenizer, built from the base corpus and every probe
+phrasing, so that their scores are comparable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from unlearnlab import __version__
+from unlearnlab.corpus.corpus import Document, build_corpus
+from unlearnlab.corpus.splits import Splits, make_splits
+from unlearnlab.corpus.templates import relation_texts, render
+from unlearnlab.corpus.tokenizer import build_tokenizer
+from unlearnlab.experiments.config import ExperimentConfig, WorldConfig
+from unlearnlab.models.data import documents_to_examples
+from unlearnlab.models.factory import build_model, save_model
+from unlearnlab.models.store import ModelStore, cache_key
+from unlearnlab.models.training import train
+from unlearnlab.worlds.generators import generate_world
+from unlearnlab.worlds.io import fact_json, load_world
+from unlearnlab.worlds.kg import World
+
+Role = Literal["base", "oracle"]
+
+
+def world_from_config(config: WorldConfig) -> World:
+    """Generate or load the world an experiment names."""
+    if config.path is not None:
+        return load_world(config.path, config.rules)
+    assert config.generator is not None
+    return generate_world(config.generator, config.params)
+
+
+def world_fingerprint(world: World) -> str:
+    """sha256 of a world's stated facts and rules (what a model trained on it depends on)."""
+    digest = hashlib.sha256()
+    for record in world.records:
+        digest.update(json.dumps(fact_json(record), sort_keys=True).encode())
+    for rule in world.rules:
+        digest.update(str(rule).encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Substrate:
+    """Everything a model of an experiment is trained from."""
+
+    config: ExperimentConfig
+    world: World
+    splits: Splits
+    corpus: tuple[Document, ...]
+    oracle_corpus: tuple[Document, ...]
+
+    def documents(self, role: Role) -> tuple[Document, ...]:
+        """The training documents of ``role``."""
+        return self.corpus if role == "base" else self.oracle_corpus
+
+    def vocabulary_text(self) -> list[str]:
+        """The text the shared tokenizer is built from: the base corpus plus every held-out
+        phrasing of every fact, so that probes never meet an unknown word."""
+        texts = relation_texts(self.world)
+        extra = [
+            render(fact, texts[fact.relation], template).text
+            for fact in [*self.world.closure()]
+            for template in texts[fact.relation].heldout_frames()
+        ]
+        return [d.text for d in self.corpus] + sorted(extra)
+
+    def key(self, role: Role) -> str:
+        """The cache key of the ``role`` model: a hash of every input it depends on."""
+        config = self.config
+        return cache_key(
+            role=role,
+            world=world_fingerprint(self.world),
+            splits=self.splits.to_dict(),
+            corpus=config.corpus.model_dump(mode="json"),
+            model=config.model.model_dump(mode="json"),
+            train=config.train.model_dump(mode="json"),
+            seed=config.seed,
+            version=__version__,
+        )
+
+
+def build_substrate(config: ExperimentConfig) -> Substrate:
+    """Generate the world, draw the splits and render both corpora."""
+    world = world_from_config(config.world)
+    splits = make_splits(world, config.splits)
+    corpus = tuple(build_corpus(world, splits, config.corpus))
+    oracle = tuple(build_corpus(world, splits, config.corpus, oracle=True))
+    return Substrate(config, world, splits, corpus, oracle)
+
+
+def train_reference_model(
+    substrate: Substrate, role: Role, store: ModelStore, *, show_progress: bool = True
+) -> Path:
+    """The ``role`` model of ``substrate``: from the store if cached, else trained (resuming
+    from the store's checkpoints after an interruption) and stored."""
+    key = substrate.key(role)
+    cached = store.get(key)
+    if cached is not None:
+        return cached
+    config = substrate.config
+    checkpoints = store.root / "checkpoints" / key
+
+    def build(target: Path) -> None:
+        with tempfile.TemporaryDirectory() as scratch:
+            tokenizer = build_tokenizer(substrate.vocabulary_text(), scratch)
+            model = build_model(config.model, tokenizer, seed=config.seed)
+            texts = [d.text for d in substrate.documents(role)]
+            result = train(
+                model,
+                documents_to_examples(tokenizer, texts),
+                config.train,
+                pad_id=tokenizer.pad_token_id,
+                checkpoint_dir=checkpoints,
+                show_progress=show_progress,
+            )
+            sidecar = {
+                "role": role,
+                "experiment": config.name,
+                "config": config.model_dump(mode="json"),
+                "cache_key": key,
+                "documents": len(texts),
+                "training": {
+                    "steps": result.steps,
+                    "final_loss": result.final_loss,
+                    "tokens_per_second": result.tokens_per_second,
+                    "seconds": result.seconds,
+                },
+            }
+            save_model(model, tokenizer, target, sidecar)
+
+    world_name = str(substrate.world.metadata.get("name", config.name))
+    path = store.put(key, build, role=role, world=world_name, meta={"experiment": config.name})
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return path
