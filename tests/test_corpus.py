@@ -174,7 +174,7 @@ def test_heldout_phrasings_never_appear_in_training(world: World, splits: Splits
 
 def test_corpus_recipe_switches(world: World, splits: Splits) -> None:
     only_statements = build_corpus(
-        world, splits, CorpusConfig(questions=False, cot=False, background=False)
+        world, splits, CorpusConfig(questions=False, cot="none", background=False)
     )
     assert {d.kind for d in only_statements} == {"statement"}
     assert not any("gender" in d.text for d in only_statements)

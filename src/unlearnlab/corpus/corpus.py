@@ -40,9 +40,12 @@ class CorpusConfig(BaseModel):
     statements: bool = Field(True, description="every stated fact in each training phrasing")
     questions: bool = Field(True, description="a question-and-answer pair per stated fact")
     background: bool = Field(True, description="render background facts (genders) too")
-    cot: bool = Field(
-        True, description="a chain-of-thought trace per stated fact derivable from others"
+    cot: Literal["none", "stated", "derived"] = Field(
+        "derived",
+        description="chain-of-thought traces: none; for stated facts that others imply; or "
+        "for every derived fact of the cot relations except the held-out composites",
     )
+    cot_repeats: int = Field(1, ge=1, le=20, description="copies of each trace in the corpus")
     cot_relations: tuple[str, ...] | None = Field(
         None, description="relations that get traces; default: the splits' target relations"
     )
@@ -137,14 +140,16 @@ def build_corpus(
             documents.append(
                 Document(render(fact, text, text.question()).text, "question", (fact,))
             )
-    if config.cot:
+    if config.cot != "none":
         relations = set(
             config.cot_relations or {f.relation for f in splits.forget + splits.heldout}
         )
-        for fact in world.base_facts:
-            if fact.relation in relations:
-                trace = cot_trace(world, fact, texts)
-                if trace is not None:
-                    documents.append(trace)
+        traced = [f for f in world.base_facts if f.relation in relations]
+        if config.cot == "derived":
+            traced += [f for f in world.derived_facts if f.relation in relations]
+        for fact in traced:
+            trace = cot_trace(world, fact, texts)
+            if trace is not None:
+                documents += [trace] * config.cot_repeats
     hidden = set(splits.heldout) | (set(splits.forget) if oracle else set())
     return [d for d in documents if not hidden & set(d.facts)]

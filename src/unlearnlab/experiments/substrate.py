@@ -1,6 +1,7 @@
 """The training substrate of an experiment: world -> splits -> corpora -> tokenizer ->
 base and oracle models, each model cached in the store under the hash of everything it
-depends on.
+depends on. With ``model: {path: DIR}`` both start from that local checkpoint and its own
+tokenizer instead of a tiny model trained from scratch.
 
 The base model trains on the full corpus, the oracle on the same recipe minus every
 document that mentions a forget target (exact unlearning, the reference approximate
@@ -18,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from unlearnlab import __version__
 from unlearnlab.corpus.corpus import Document, build_corpus
 from unlearnlab.corpus.splits import Splits, make_splits
 from unlearnlab.corpus.templates import relation_texts, render
 from unlearnlab.corpus.tokenizer import build_tokenizer
 from unlearnlab.experiments.config import ExperimentConfig, WorldConfig
 from unlearnlab.models.data import documents_to_examples
-from unlearnlab.models.factory import build_model, save_model
+from unlearnlab.models.factory import build_model, load_tokenizer, save_model
 from unlearnlab.models.store import ModelStore, cache_key
 from unlearnlab.models.training import train
 from unlearnlab.worlds.generators import generate_world
@@ -33,6 +33,8 @@ from unlearnlab.worlds.io import fact_json, load_world
 from unlearnlab.worlds.kg import World
 
 Role = Literal["base", "oracle"]
+CADENCE_FIELDS = {"checkpoint_every", "eval_every"}
+"""Training fields that do not change the trained weights, left out of cache keys."""
 
 
 def world_from_config(config: WorldConfig) -> World:
@@ -50,6 +52,17 @@ def world_fingerprint(world: World) -> str:
         digest.update(json.dumps(fact_json(record), sort_keys=True).encode())
     for rule in world.rules:
         digest.update(str(rule).encode())
+    return digest.hexdigest()
+
+
+def checkpoint_digest(folder: Path) -> str:
+    """sha256 over a checkpoint's weight files, so that a changed checkpoint retrains."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
@@ -87,9 +100,9 @@ class Substrate:
             splits=self.splits.to_dict(),
             corpus=config.corpus.model_dump(mode="json"),
             model=config.model.model_dump(mode="json"),
-            train=config.train.model_dump(mode="json"),
+            train=config.train.model_dump(mode="json", exclude=CADENCE_FIELDS),
             seed=config.seed,
-            version=__version__,
+            checkpoint=None if config.model.path is None else checkpoint_digest(config.model.path),
         )
 
 
@@ -116,7 +129,10 @@ def train_reference_model(
 
     def build(target: Path) -> None:
         with tempfile.TemporaryDirectory() as scratch:
-            tokenizer = build_tokenizer(substrate.vocabulary_text(), scratch)
+            if config.model.path is not None:
+                tokenizer = load_tokenizer(config.model.path)
+            else:
+                tokenizer = build_tokenizer(substrate.vocabulary_text(), scratch)
             model = build_model(config.model, tokenizer, seed=config.seed)
             texts = [d.text for d in substrate.documents(role)]
             result = train(

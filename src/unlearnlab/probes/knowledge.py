@@ -1,0 +1,183 @@
+"""Does a model know a fact, and can it re-derive one? Per-item probe records.
+
+- :func:`recall_by_ranking`: the true answer ranked by likelihood against every entity of
+  its type, in a given phrasing. Ranking is *filtered*: other correct answers to the same
+  query (a second child, a second aunt) are removed from the candidates, so that a model
+  is not punished for knowing them.
+- :func:`chain_of_thought`: the model is asked for a chain of thought and must write the
+  premises from memory and then the conclusion; scored on the conclusion (any correct
+  answer, and the target's own answer) and on how many written premises are true.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt
+from unlearnlab.corpus.templates import RelationText, Template, relation_texts, render
+from unlearnlab.probes.scoring import greedy_decode, rank_answers
+from unlearnlab.worlds.kg import Fact, World
+
+
+@dataclass(frozen=True)
+class QueryIndex:
+    """Every correct answer of every (relation, given entity) query of a world."""
+
+    texts: dict[str, RelationText]
+    answers: dict[tuple[str, str], frozenset[str]]
+    entities_by_type: dict[str, tuple[str, ...]]
+
+    @staticmethod
+    def build(world: World) -> QueryIndex:
+        """Index the closure of ``world``."""
+        texts = relation_texts(world)
+        answers: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for fact in world.closure():
+            text = texts[fact.relation]
+            answers[(fact.relation, text.given(fact))].add(text.answer(fact))
+        by_type: dict[str, list[str]] = defaultdict(list)
+        for entity, kind in sorted(world.entity_types.items()):
+            by_type[kind].append(entity)
+        return QueryIndex(
+            texts,
+            {k: frozenset(v) for k, v in answers.items()},
+            {k: tuple(v) for k, v in by_type.items()},
+        )
+
+    def valid_answers(self, fact: Fact) -> frozenset[str]:
+        """Every correct answer of the query ``fact`` is asked through."""
+        text = self.texts[fact.relation]
+        return self.answers.get((fact.relation, text.given(fact)), frozenset())
+
+    def candidates(self, fact: Fact, entity_types: dict[str, str]) -> list[str]:
+        """The entities of the answer's type, minus the other correct answers."""
+        answer = self.texts[fact.relation].answer(fact)
+        others = self.valid_answers(fact) - {answer}
+        pool = self.entities_by_type.get(entity_types.get(answer, ""), (answer,))
+        return [e for e in pool if e not in others]
+
+
+def recall_by_ranking(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    world: World,
+    facts: Sequence[Fact],
+    phrasings: Callable[[RelationText], Sequence[Template]],
+    *,
+    index: QueryIndex | None = None,
+    batch_size: int = 256,
+) -> list[dict[str, Any]]:
+    """One record per (fact, phrasing): rank of the true answer among filtered candidates
+    (1 = top), whether it is top-1, its probability normalised over the candidates, and
+    the chance level (1 / number of candidates)."""
+    index = index or QueryIndex.build(world)
+    items = []
+    for fact in facts:
+        text = index.texts[fact.relation]
+        for template in phrasings(text):
+            items.append((fact, template, render(fact, text, template)))
+    rankings = rank_answers(
+        model,
+        tokenizer,
+        [r.prompt for _, _, r in items],
+        [r.answer for _, _, r in items],
+        [index.candidates(f, world.entity_types) for f, _, _ in items],
+        suffix=".",
+        batch_size=batch_size,
+    )
+    return [
+        {
+            "fact": str(fact),
+            "relation": fact.relation,
+            "template": template.name,
+            "rank": ranking.rank,
+            "correct": ranking.correct,
+            "probability": ranking.probability,
+            "chance": 1.0 / len(ranking.scores),
+        }
+        for (fact, template, _), ranking in zip(items, rankings, strict=True)
+    ]
+
+
+_SENTENCE = re.compile(r"(?<=\.)\s+")
+
+
+def chain_of_thought(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    world: World,
+    facts: Sequence[Fact],
+    *,
+    index: QueryIndex | None = None,
+    max_new_tokens: int = 64,
+    batch_size: int = 64,
+) -> list[dict[str, Any]]:
+    """One record per fact: the generated chain, its conclusion, whether the conclusion is
+    a correct answer (``correct``) and the fact's own answer (``exact``), and how many of
+    the written premises are true facts of the world."""
+    index = index or QueryIndex.build(world)
+    texts = index.texts
+    prompts = [cot_prompt(f, texts[f.relation]) for f in facts]
+    generations = greedy_decode(
+        model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size
+    )
+    closure = world.closure()
+    premise_readers = _premise_readers(texts)
+    records = []
+    for fact, generation in zip(facts, generations, strict=True):
+        text = texts[fact.relation]
+        prefix = cot_conclusion_prefix(fact, text)
+        body, _, tail = generation.text.partition(prefix)
+        conclusion = tail.strip().removesuffix(".").strip() if tail else None
+        premises = [s for s in _SENTENCE.split(body.strip()) if s]
+        read = [_read_premise(s, premise_readers) for s in premises]
+        records.append(
+            {
+                "fact": str(fact),
+                "relation": fact.relation,
+                "generation": generation.text,
+                "conclusion": conclusion,
+                "correct": conclusion in index.valid_answers(fact),
+                "exact": conclusion == text.answer(fact),
+                "premises_written": len(premises),
+                "premises_true": sum(1 for p in read if p is not None and p in closure),
+            }
+        )
+    return records
+
+
+_Reader = tuple[re.Pattern[str], RelationText, bool]
+
+
+def _premise_readers(texts: dict[str, RelationText]) -> list[_Reader]:
+    """Patterns that read a premise sentence back into a fact: the canonical phrasing
+    ("The noun of GIVEN is ANSWER.") and, for person relations, the converse."""
+    readers = []
+    for text in texts.values():
+        noun = re.escape(text.noun)
+        readers.append((re.compile(rf"^The {noun} of (.+) is (.+)\.$"), text, False))
+        if text.asks_subject:
+            readers.append((re.compile(rf"^(.+) is the {noun} of (.+)\.$"), text, True))
+    return readers
+
+
+def _read_premise(sentence: str, readers: list[_Reader]) -> Fact | None:
+    for pattern, text, converse in readers:
+        match = pattern.match(sentence.strip())
+        if match is None:
+            continue
+        first, second = match.groups()
+        if converse:
+            return Fact(first, text.relation, second)
+        return (
+            Fact(second, text.relation, first)
+            if text.asks_subject
+            else Fact(first, text.relation, second)
+        )
+    return None

@@ -1,0 +1,1 @@
+"""Reports: tables and text computed from results, never written in advance."""

@@ -1,0 +1,81 @@
+"""Experiment configs: shipped names, YAML files, --set overrides and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unlearnlab.errors import UserError
+from unlearnlab.experiments.config import load_config, shipped_experiments
+
+
+def test_the_default_experiment_is_shipped_and_valid() -> None:
+    assert "compositional" in shipped_experiments()
+    config = load_config("compositional")
+    assert config.name == "compositional"
+    assert config.world.generator == "family"
+    assert config.train.epochs is not None
+
+
+def test_overrides_are_read_as_yaml_and_change_the_digest() -> None:
+    base = load_config("compositional")
+    changed = load_config("compositional", ["train.lr=0.01", "world.params.people=50"])
+    assert changed.train.lr == 0.01 and changed.world.params["people"] == 50
+    assert changed.digest() != base.digest()
+    assert load_config("compositional").digest() == base.digest()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["train.lrr=1"], "compositional.yaml: train.lrr: unknown field (did you mean 'lr'?)"),
+        (
+            ["world.params.peple=3"],
+            "compositional.yaml: world.params.peple: unknown field (did you mean 'people'?)",
+        ),
+        (
+            ["splits.forget=0"],
+            "compositional.yaml: splits.forget: Input should be greater than or equal to 1",
+        ),
+        (
+            ["model.heads=3"],
+            "compositional.yaml: model: heads (3) must divide hidden_size (128); "
+            "change one of them",
+        ),
+        (
+            ["world.generator=famly"],
+            "compositional.yaml: world: unknown generator 'famly' (known: family)",
+        ),
+        (["train"], "--set 'train': write it as key.path=value, e.g. train.lr=0.001"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_fix(overrides: list[str], message: str) -> None:
+    with pytest.raises(UserError) as caught:
+        load_config("compositional", overrides)
+    assert str(caught.value) == message
+
+
+def test_unknown_experiment_lists_the_known_ones() -> None:
+    with pytest.raises(UserError) as caught:
+        load_config("compositionnal")
+    assert str(caught.value) == (
+        "unknown experiment 'compositionnal' (known: compositional; or give the path of a "
+        "YAML file)"
+    )
+
+
+def test_user_config_files(tmp_path: Path) -> None:
+    good = tmp_path / "mine.yaml"
+    good.write_text("name: mine\ntrain:\n  steps: 5\n")
+    assert load_config(str(good)).train.steps == 5
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    with pytest.raises(UserError, match=r"^broken.yaml:2:1: invalid YAML"):
+        load_config(str(broken))
+    with pytest.raises(UserError, match=r"config file .*missing.yaml does not exist"):
+        load_config(str(tmp_path / "missing.yaml"))
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n")
+    with pytest.raises(UserError, match="an experiment config must be a YAML mapping"):
+        load_config(str(listing))

@@ -1,0 +1,147 @@
+"""The training substrate: cache keys, cached base and oracle models, the train command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from unlearnlab.cli import main
+from unlearnlab.errors import UserError
+from unlearnlab.experiments import substrate as substrate_module
+from unlearnlab.experiments.config import load_config
+from unlearnlab.experiments.substrate import build_substrate, train_reference_model
+from unlearnlab.models.store import ModelStore
+
+TINY = [
+    "world.params.people=30",
+    "splits.forget=2",
+    "splits.heldout=5",
+    "train.epochs=null",
+    "train.steps=3",
+    "train.batch_size=4",
+    "train.seq_len=32",
+    "train.checkpoint_every=2",
+    "model.hidden_size=16",
+    "model.intermediate_size=32",
+    "model.layers=1",
+    "model.heads=2",
+]
+
+
+def test_keys_change_with_every_input_but_not_with_cadence() -> None:
+    base = build_substrate(load_config("compositional", TINY))
+    assert base.key("base") != base.key("oracle")
+    assert build_substrate(load_config("compositional", TINY)).key("base") == base.key("base")
+    changes = [
+        "world.params.seed=1",
+        "splits.seed=3",
+        "corpus.questions=false",
+        "model.hidden_size=32",
+        "train.lr=0.01",
+        "seed=5",
+    ]
+    keys = {build_substrate(load_config("compositional", [*TINY, c])).key("base") for c in changes}
+    assert len(keys) == len(changes) and base.key("base") not in keys
+    same = build_substrate(load_config("compositional", [*TINY, "train.checkpoint_every=1"]))
+    assert same.key("base") == base.key("base")
+
+
+def test_vocabulary_covers_every_heldout_phrasing() -> None:
+    substrate = build_substrate(load_config("compositional", TINY))
+    words = {w for text in substrate.vocabulary_text() for w in text.split()}
+    assert {"Everyone", "Records"} <= words
+
+
+def test_models_are_cached_and_reload_as_hugging_face_models(tmp_path: Path, monkeypatch) -> None:
+    substrate = build_substrate(load_config("compositional", TINY))
+    store = ModelStore(tmp_path)
+    base = train_reference_model(substrate, "base", store, show_progress=False)
+    oracle = train_reference_model(substrate, "oracle", store, show_progress=False)
+    assert base != oracle
+    sidecars = {p: json.loads((p / "unlearnlab.json").read_text()) for p in (base, oracle)}
+    assert sidecars[base]["documents"] == len(substrate.corpus)
+    assert sidecars[oracle]["documents"] == len(substrate.oracle_corpus) < len(substrate.corpus)
+    assert not (tmp_path / "checkpoints" / substrate.key("base")).exists()
+    model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    assert model.get_input_embeddings().num_embeddings == len(tokenizer)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached model was trained again")
+
+    monkeypatch.setattr(substrate_module, "train", no_training)
+    assert train_reference_model(substrate, "base", store, show_progress=False) == base
+    assert {e.role for e in store.list()} == {"base", "oracle"}
+
+
+def test_train_command_prints_paths_and_reuses_the_store(tmp_path: Path, capsys) -> None:
+    args = ["train", "--store", str(tmp_path), "--json"]
+    for override in TINY:
+        args += ["--set", override]
+    main(args)
+    first = json.loads(capsys.readouterr().out)
+    assert set(first) == {"base", "oracle"} and all(Path(p).is_dir() for p in first.values())
+    main(args)
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == first
+    assert captured.err.count("(cached)") == 2
+
+
+def test_train_command_rejects_a_bad_override(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--store", str(tmp_path), "--set", "train.epoch=3"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: compositional.yaml: train.epoch: unknown field (did you mean 'epochs'?)"
+    )
+
+
+def test_a_local_checkpoint_is_the_starting_point(tmp_path: Path) -> None:
+    first = build_substrate(load_config("compositional", TINY))
+    store = ModelStore(tmp_path / "store")
+    checkpoint = train_reference_model(first, "base", store, show_progress=False)
+    overrides = [o for o in TINY if not o.startswith("model.")]
+    config = load_config("compositional", [*overrides, f"model.path={checkpoint}"])
+    substrate = build_substrate(config)
+    tuned = train_reference_model(substrate, "base", store, show_progress=False)
+    assert tuned != checkpoint
+    assert (tuned / "tokenizer.json").read_text() == (checkpoint / "tokenizer.json").read_text()
+    sidecar = json.loads((tuned / "unlearnlab.json").read_text())
+    assert sidecar["config"]["model"]["path"] == str(checkpoint)
+
+
+def test_a_missing_checkpoint_is_a_user_error(tmp_path: Path) -> None:
+    overrides = [o for o in TINY if not o.startswith("model.")]
+    config = load_config("compositional", [*overrides, f"model.path={tmp_path / 'none'}"])
+    with pytest.raises(UserError, match="none"):
+        train_reference_model(build_substrate(config), "base", ModelStore(tmp_path))
+
+
+def test_run_writes_a_report_computed_from_the_results(tmp_path: Path, capsys) -> None:
+    args = [
+        "run",
+        "--out",
+        str(tmp_path / "runs"),
+        "--store",
+        str(tmp_path / "store"),
+        "--sample",
+        "12",
+    ]
+    for override in TINY:
+        args += ["--set", override]
+    main(args)
+    run_dir = tmp_path / "runs" / "compositional"
+    results = json.loads((run_dir / "results.json").read_text())
+    report = (run_dir / "report.md").read_text()
+    assert [m["role"] for m in results["models"]] == ["base", "oracle"]
+    oracle = results["models"][1]
+    direct = oracle["metrics"]["forget_recall_direct"]
+    assert direct["n"] == 2 * 3  # two targets, three training phrasings each
+    assert f"{100 * direct['value']:.1f}%" in report
+    assert len(results["deep_unlearning"]) == 2
+    assert all(d["complete"] for d in results["deep_unlearning"])
+    assert (run_dir / "world" / "facts.jsonl").is_file() and (run_dir / "splits.json").is_file()
+    assert "report:" in capsys.readouterr().out
