@@ -141,6 +141,78 @@ def answer_logprobs(
     return [results[i] for i in range(len(prompt_ids))]
 
 
+@torch.inference_mode()
+def candidate_logprobs(
+    model: PreTrainedModel,
+    prompt_ids: Sequence[Sequence[int]],
+    candidate_ids: Sequence[Sequence[Sequence[int]]],
+    *,
+    pad_id: int,
+    max_rows: int = 2048,
+) -> list[list[float]]:
+    """Summed log-likelihood of every ``candidate_ids[i][j]`` after ``prompt_ids[i]``.
+
+    Equal to :func:`answer_logprobs` on each (prompt, candidate) pair, but each prompt is
+    run once: its KV cache is copied to its candidates' rows, and only the candidate
+    tokens are computed, so ranking against a hundred candidates costs little more than
+    the candidates themselves.
+    """
+    if len(prompt_ids) != len(candidate_ids):
+        raise UserError(
+            f"got {len(prompt_ids)} prompts but {len(candidate_ids)} candidate lists; pair them"
+        )
+    for i, (prompt, group) in enumerate(zip(prompt_ids, candidate_ids, strict=True)):
+        if not prompt or not group or not all(group):
+            raise UserError(f"item {i}: a prompt or candidate is empty; give non-empty text")
+    model.eval()
+    device, cache_name = _device(model), _cache_argument(model)
+    results: list[list[float]] = []
+    start = 0
+    while start < len(prompt_ids):
+        end, rows = start, 0
+        while end < len(prompt_ids) and (
+            end == start or rows + len(candidate_ids[end]) <= max_rows
+        ):
+            rows += len(candidate_ids[end])
+            end += 1
+        ids, mask, positions = _pad(prompt_ids[start:end], pad_id, "left", device)  # (group, P)
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        first_logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # (group, vocab)
+        owner = torch.tensor(
+            [g for g in range(end - start) for _ in candidate_ids[start + g]], device=device
+        )  # (rows,)
+        flat = [c for group in candidate_ids[start:end] for c in group]
+        cand, cand_mask, _ = _pad(flat, pad_id, "right", device)  # (rows, C)
+        logp = first_logp[owner].gather(-1, cand[:, :1])  # (rows, 1)
+        if cand.shape[1] > 1:
+            cache = getattr(out, cache_name)
+            cache.batch_select_indices(owner)
+            lengths = mask.sum(-1)[owner].unsqueeze(-1)  # (rows, 1)
+            steps = torch.arange(cand.shape[1] - 1, device=device)  # (C - 1,)
+            later = model(
+                input_ids=cand[:, :-1],
+                attention_mask=torch.cat([mask[owner], cand_mask[:, :-1]], dim=-1),
+                position_ids=lengths + steps,  # (rows, C - 1)
+                use_cache=True,
+                **{cache_name: cache},
+            ).logits  # (rows, C - 1, vocab)
+            rest = torch.log_softmax(later.float(), dim=-1).gather(-1, cand[:, 1:, None])
+            logp = torch.cat([logp, rest.squeeze(-1)], dim=-1)  # (rows, C)
+        totals = (logp * cand_mask).sum(-1).tolist()  # (rows,)
+        offset = 0
+        for group in candidate_ids[start:end]:
+            results.append(totals[offset : offset + len(group)])
+            offset += len(group)
+        start = end
+    return results
+
+
 def score_answers(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -178,6 +250,7 @@ def rank_answers(
     suffix: str = "",
     length_normalized: bool = False,
     batch_size: int = 64,
+    reuse_prompt: bool = False,
 ) -> list[Ranking]:
     """Rank each true answer among its prompt's candidates by log-likelihood.
 
@@ -185,7 +258,9 @@ def rank_answers(
     is appended to every candidate's text and scored with it: without it a candidate that
     is a token prefix of the truth ("Lee" for "Leeds") can never score lower than the
     truth. Scores are summed log-probabilities, or per-token means with
-    ``length_normalized``.
+    ``length_normalized``. ``reuse_prompt`` scores through :func:`candidate_logprobs`
+    (one pass per prompt; needs a model with a KV cache), which is much faster with many
+    candidates.
     """
     if not len(prompts) == len(answers) == len(candidates):
         raise UserError(
@@ -197,20 +272,27 @@ def rank_answers(
             raise UserError(
                 f"item {i}: candidates must be distinct and contain the answer {answer!r}"
             )
-    flat_prompts, flat_answers = [], []
-    for prompt, options in zip(prompts, candidates, strict=True):
-        prompt_ids = encode_prompt(tokenizer, prompt)
-        for option in options:
-            flat_prompts.append(prompt_ids)
-            flat_answers.append(encode_answer(tokenizer, option + suffix))
-    scores = answer_logprobs(
-        model, flat_prompts, flat_answers, pad_id=_pad_id(tokenizer), batch_size=batch_size
-    )
-    rankings, offset = [], 0
-    for answer, options in zip(answers, candidates, strict=True):
-        group = scores[offset : offset + len(options)]
-        offset += len(options)
-        values = [s.mean_logprob if length_normalized else s.logprob for s in group]
+    prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
+    option_ids = [[encode_answer(tokenizer, o + suffix) for o in opts] for opts in candidates]
+    if reuse_prompt:
+        sums = candidate_logprobs(model, prompt_ids, option_ids, pad_id=_pad_id(tokenizer))
+    else:
+        flat = answer_logprobs(
+            model,
+            [p for p, opts in zip(prompt_ids, option_ids, strict=True) for _ in opts],
+            [o for opts in option_ids for o in opts],
+            pad_id=_pad_id(tokenizer),
+            batch_size=batch_size,
+        )
+        sums, offset = [], 0
+        for opts in option_ids:
+            sums.append([s.logprob for s in flat[offset : offset + len(opts)]])
+            offset += len(opts)
+    rankings = []
+    for answer, options, group, ids in zip(answers, candidates, sums, option_ids, strict=True):
+        values = (
+            [s / len(i) for s, i in zip(group, ids, strict=True)] if length_normalized else group
+        )
         truth = values[list(options).index(answer)]
         beaten_by = sum(v >= truth for v in values) - 1
         top = max(values)
