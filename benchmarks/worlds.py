@@ -16,11 +16,12 @@ import statistics
 import time
 from pathlib import Path
 
+from unlearnlab.external import external_dataset
 from unlearnlab.worlds.deduction import compute_closure
 from unlearnlab.worlds.family import FamilyParams, generate_family
 from unlearnlab.worlds.io import load_world
 
-DEFAULT_EDU_RELAT = Path(__file__).resolve().parents[2] / "shared" / "external" / "edu-relat"
+DEFAULT_EDU_RELAT = external_dataset("edu-relat") or Path("edu-relat-not-found")
 
 
 def main() -> None:

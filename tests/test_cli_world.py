@@ -13,10 +13,11 @@ import pytest
 
 from unlearnlab.cli import main
 from unlearnlab.cli.world import sample_rederivable
+from unlearnlab.external import external_dataset
 from unlearnlab.worlds.io import load_world
 from unlearnlab.worlds.kg import Fact, World
 
-EDU_RELAT = Path(__file__).resolve().parents[2] / "shared" / "external" / "edu-relat"
+EDU_RELAT = external_dataset("edu-relat") or Path("edu-relat-not-found")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -321,7 +322,9 @@ def test_missing_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert err == f"error: world folder {tmp_path / 'nope'} does not exist\n"
 
 
-@pytest.mark.skipif(not (EDU_RELAT / "facts.jsonl").is_file(), reason="EDU-RELAT not found")
+@pytest.mark.skipif(
+    not (EDU_RELAT / "facts.jsonl").is_file(), reason="EDU-RELAT not found; set UNLEARNLAB_EXTERNAL"
+)
 def test_edu_relat_without_rules_names_the_three_rules_files(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

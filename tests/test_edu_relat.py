@@ -17,13 +17,15 @@ from typing import Any
 
 import pytest
 
+from unlearnlab.external import external_dataset
 from unlearnlab.worlds.io import load_world
 from unlearnlab.worlds.kg import Fact, World
 from unlearnlab.worlds.rules import Const, Rule, Term
 
-EDU_RELAT = Path(__file__).resolve().parents[2] / "shared" / "external" / "edu-relat"
+EDU_RELAT = external_dataset("edu-relat") or Path("edu-relat-not-found")
 pytestmark = pytest.mark.skipif(
-    not (EDU_RELAT / "targets.json").is_file(), reason="EDU-RELAT data not found"
+    not (EDU_RELAT / "targets.json").is_file(),
+    reason="EDU-RELAT not found; set UNLEARNLAB_EXTERNAL to the folder holding edu-relat/",
 )
 
 # The nephew_of facts that the typo-fixed R18 turns back into the aunt_of targets.

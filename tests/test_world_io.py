@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from unlearnlab.errors import SourceError, UserError
+from unlearnlab.external import external_dataset
 from unlearnlab.worlds.family import FamilyParams, generate_family
 from unlearnlab.worlds.io import load_world, read_facts, save_world
 from unlearnlab.worlds.kg import Fact, FactRecord, World, infer_entity_types
 
-EDU_RELAT = Path(__file__).resolve().parents[2] / "shared" / "external" / "edu-relat"
+EDU_RELAT = external_dataset("edu-relat") or Path("edu-relat-not-found")
 needs_edu_relat = pytest.mark.skipif(
-    not (EDU_RELAT / "facts.jsonl").is_file(), reason="EDU-RELAT data not found"
+    not (EDU_RELAT / "facts.jsonl").is_file(),
+    reason="EDU-RELAT not found; set UNLEARNLAB_EXTERNAL to the folder holding edu-relat/",
 )
 
 
