@@ -107,6 +107,17 @@ def _print_stats(stats: dict[str, Any]) -> None:
     )
 
 
+def _report(world: World, written_to: Path | None, as_json: bool) -> None:
+    """Print a world's statistics (and where it was written), or emit them as JSON."""
+    result = _stats(world)
+    if as_json:
+        _emit_json({"path": None if written_to is None else str(written_to), **result})
+        return
+    _print_stats(result)
+    if written_to is not None:
+        console.print(f"written to [bold]{escape(str(written_to))}[/]")
+
+
 @app.command("generate")
 def generate(
     generator: str = typer.Argument(..., help=f"Generator name ({', '.join(sorted(GENERATORS))})."),
@@ -128,12 +139,7 @@ def generate(
     }
     world = generate_world(generator, {k: v for k, v in given.items() if v is not None})
     save_world(world, out)
-    stats = _stats(world)
-    if as_json:
-        _emit_json({"path": str(out), **stats})
-        return
-    _print_stats(stats)
-    console.print(f"written to [bold]{escape(str(out))}[/]")
+    _report(world, out, as_json)
 
 
 @app.command("import")
@@ -148,13 +154,7 @@ def import_world(
     world = _load(folder, rules, facts, as_json)
     if out is not None:
         save_world(world, out)
-    stats = _stats(world)
-    if as_json:
-        _emit_json({"path": str(out) if out else None, **stats})
-        return
-    _print_stats(stats)
-    if out is not None:
-        console.print(f"written to [bold]{escape(str(out))}[/]")
+    _report(world, out, as_json)
 
 
 @app.command("stats")
