@@ -353,7 +353,7 @@ def test_edu_relat_without_rules_names_the_three_rules_files(
 def test_unknown_generator(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = _run(capsys, "world", "generate", "famly", "--out", str(tmp_path / "w"))
     assert code == 2
-    assert err == "error: unknown world generator 'famly' (known: family)\n"
+    assert err == "error: unknown world generator 'famly' (known: family, synthesis)\n"
     assert not (tmp_path / "w").exists()
 
 

@@ -45,7 +45,7 @@ def test_overrides_are_read_as_yaml_and_change_the_digest() -> None:
         ),
         (
             ["world.generator=famly"],
-            "compositional.yaml: world: unknown generator 'famly' (known: family)",
+            "compositional.yaml: world: unknown generator 'famly' (known: family, synthesis)",
         ),
         (["train"], "--set 'train': write it as key.path=value, e.g. train.lr=0.001"),
     ],

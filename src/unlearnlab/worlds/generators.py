@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from unlearnlab.errors import UserError, from_validation_error
 from unlearnlab.worlds.family import FamilyParams, generate_family
 from unlearnlab.worlds.kg import World
+from unlearnlab.worlds.synthesis import SynthesisParams, generate_synthesis
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Generator:
 
 GENERATORS: dict[str, Generator] = {
     "family": Generator(FamilyParams, generate_family),
+    "synthesis": Generator(SynthesisParams, generate_synthesis),
 }
 
 
