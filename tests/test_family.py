@@ -233,4 +233,4 @@ def test_base_relations_that_do_not_determine_the_family() -> None:
 def test_unknown_generator_lists_the_known_ones() -> None:
     with pytest.raises(UserError) as caught:
         generate_world("famliy", {})
-    assert str(caught.value) == "unknown world generator 'famliy' (known: family)"
+    assert str(caught.value) == "unknown world generator 'famliy' (known: family, synthesis)"
