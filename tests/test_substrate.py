@@ -145,3 +145,18 @@ def test_run_writes_a_report_computed_from_the_results(tmp_path: Path, capsys) -
     assert all(d["complete"] for d in results["deep_unlearning"])
     assert (run_dir / "world" / "facts.jsonl").is_file() and (run_dir / "splits.json").is_file()
     assert "report:" in capsys.readouterr().out
+
+
+def test_deep_oracle_forgets_a_deep_unlearning_set(tmp_path: Path) -> None:
+    substrate = build_substrate(load_config("compositional", TINY))
+    world, forget = substrate.world, substrate.splits.forget
+    deep = set(substrate.deep_forget)
+    assert set(forget) <= deep
+    removed = set(world.base_facts) & deep
+    for target in forget:
+        assert world.is_deep_unlearning_set(target, removed)
+    mentioned = {f for d in substrate.documents("deep_oracle") for f in d.facts}
+    assert not mentioned & deep
+    assert len(substrate.documents("deep_oracle")) < len(substrate.documents("oracle"))
+    path = train_reference_model(substrate, "deep_oracle", ModelStore(tmp_path))
+    assert json.loads((path / "unlearnlab.json").read_text())["role"] == "deep_oracle"

@@ -5,11 +5,12 @@ the training phrasings, question-and-answer pairs, and chain-of-thought traces o
 stated facts that follow from others ("Q: ... Reason: premise. premise. So the ... is X.").
 Held-out phrasings are never rendered for training; held-out composites are never
 rendered at all. The oracle's corpus is the same recipe minus every document that
-mentions a forget target.
+mentions a forget target; the deep oracle's also drops a deep-unlearning set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -123,9 +124,11 @@ def _internal(tree: DerivationTree) -> set[Fact]:
 
 
 def build_corpus(
-    world: World, splits: Splits, config: CorpusConfig, *, oracle: bool = False
+    world: World, splits: Splits, config: CorpusConfig, *, remove: Iterable[Fact] = ()
 ) -> list[Document]:
-    """Render the training corpus (the oracle's when ``oracle``); deterministic order."""
+    """Render the training corpus, without any document that mentions a fact of
+    ``remove`` (the forget targets, for the oracle) or a held-out composite; the order is
+    deterministic."""
     texts = relation_texts(world)
     stated = list(world.base_facts)
     if config.background:
@@ -151,5 +154,5 @@ def build_corpus(
             trace = cot_trace(world, fact, texts)
             if trace is not None:
                 documents += [trace] * config.cot_repeats
-    hidden = set(splits.heldout) | (set(splits.forget) if oracle else set())
+    hidden = set(splits.heldout) | set(remove)
     return [d for d in documents if not hidden & set(d.facts)]

@@ -1,12 +1,14 @@
 """The training substrate of an experiment: world -> splits -> corpora -> tokenizer ->
-base and oracle models, each model cached in the store under the hash of everything it
-depends on. With ``model: {path: DIR}`` both start from that local checkpoint and its own
-tokenizer instead of a tiny model trained from scratch.
+reference models, each cached in the store under the hash of everything it depends on.
+With ``model: {path: DIR}`` they start from that local checkpoint and its own tokenizer
+instead of a tiny model trained from scratch.
 
-The base model trains on the full corpus, the oracle on the same recipe minus every
+The base model trains on the full corpus; the oracle on the same recipe minus every
 document that mentions a forget target (exact unlearning, the reference approximate
-methods imitate). Both share one tokenizer, built from the base corpus and every probe
-phrasing, so that their scores are comparable.
+methods imitate); the deep oracle also without every fact of each target's minimum
+deep-unlearning set (exact *deep* unlearning: the targets are no longer derivable). All
+share one tokenizer, built from the base corpus and every probe phrasing, so that their
+scores are comparable.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from unlearnlab.models.store import ModelStore, cache_key
 from unlearnlab.models.training import train
 from unlearnlab.worlds.generators import generate_world
 from unlearnlab.worlds.io import fact_json, load_world
-from unlearnlab.worlds.kg import World
+from unlearnlab.worlds.kg import Fact, World
 
-Role = Literal["base", "oracle"]
+Role = Literal["base", "oracle", "deep_oracle"]
 CADENCE_FIELDS = {"checkpoint_every", "eval_every"}
 """Training fields that do not change the trained weights, left out of cache keys."""
 
@@ -75,10 +77,17 @@ class Substrate:
     splits: Splits
     corpus: tuple[Document, ...]
     oracle_corpus: tuple[Document, ...]
+    deep_forget: tuple[Fact, ...]
+    deep_oracle_corpus: tuple[Document, ...]
 
     def documents(self, role: Role) -> tuple[Document, ...]:
         """The training documents of ``role``."""
-        return self.corpus if role == "base" else self.oracle_corpus
+        corpora = {
+            "base": self.corpus,
+            "oracle": self.oracle_corpus,
+            "deep_oracle": self.deep_oracle_corpus,
+        }
+        return corpora[role]
 
     def vocabulary_text(self) -> list[str]:
         """The text the shared tokenizer is built from: the base corpus plus every held-out
@@ -111,8 +120,10 @@ def build_substrate(config: ExperimentConfig) -> Substrate:
     world = world_from_config(config.world)
     splits = make_splits(world, config.splits)
     corpus = tuple(build_corpus(world, splits, config.corpus))
-    oracle = tuple(build_corpus(world, splits, config.corpus, oracle=True))
-    return Substrate(config, world, splits, corpus, oracle)
+    oracle = tuple(build_corpus(world, splits, config.corpus, remove=splits.forget))
+    deep = sorted({f for t in splits.forget for f in world.minimal_deep_unlearning_sets(t).minimum})
+    deep_oracle = tuple(build_corpus(world, splits, config.corpus, remove=deep))
+    return Substrate(config, world, splits, corpus, oracle, tuple(deep), deep_oracle)
 
 
 def train_reference_model(
