@@ -1,0 +1,75 @@
+"""``unlearnlab unlearn``: unlearn an experiment's forget set from its base model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from unlearnlab.experiments.config import load_config
+from unlearnlab.experiments.substrate import build_substrate
+from unlearnlab.methods.config import load_unlearn_config
+from unlearnlab.methods.loop import unlearn
+from unlearnlab.models.store import ModelStore
+
+console = Console(stderr=True)
+
+
+def _row(record: dict[str, Any]) -> str:
+    if "loss" in record:
+        return (
+            f"{record['step']:>6} {record['loss']:>10.4f} {record['forget_nll']:>11.4f} "
+            f"{record['retain_nll']:>11.4f}"
+        )
+    return (
+        f"{'eval':>6} {'':>10} forget recall {record['forget_recall']:.0%}, "
+        f"retain recall {record['retain_recall']:.0%} (step {record['step']})"
+    )
+
+
+def unlearn_command(
+    config_name: str = typer.Argument(
+        "default", help="Shipped unlearn config name or path of a YAML file."
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override a value, e.g. --set unlearn.method=ga; repeatable."
+    ),
+    store: Path | None = typer.Option(
+        None, "--store", help="Model store folder (default: $UNLEARNLAB_HOME/models)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON only."),
+) -> None:
+    """Unlearn the forget set (one run per grid combination); print each step's forget and
+    retain loss and where each model is."""
+    file = load_unlearn_config(config_name, overrides)
+    experiment = load_config(file.experiment, file.experiment_set)
+    substrate = build_substrate(experiment)
+    models = ModelStore(store)
+    results = []
+    for run in file.unlearn.expand():
+        params = json.dumps(run.resolved_params().model_dump())
+        console.print(
+            f"[bold]{escape(run.method)}[/] {escape(params)} forget_set={run.forget_set} "
+            f"adapter={run.adapter} seed={run.seed}"
+        )
+        if not as_json:
+            typer.echo(f"{'step':>6} {'loss':>10} {'forget_nll':>11} {'retain_nll':>11}")
+        result = unlearn(
+            substrate,
+            run,
+            models,
+            on_step=None if as_json else lambda r: typer.echo(_row(r)),
+            show_progress=not as_json,
+        )
+        if result.cached and not as_json:
+            for record in result.history + result.evals:
+                typer.echo(_row(record))
+        how = "cached" if result.cached else f"{result.seconds:.0f} s"
+        console.print(f"model: {escape(str(result.path))} ({how})")
+        results.append({"method": run.method, "path": str(result.path), "cached": result.cached})
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))

@@ -1,0 +1,195 @@
+"""The ``unlearn`` config: which method, its hyper-parameters, the forget set, adapters,
+the loop's schedule and stopping rules, and a grid of runs.
+
+An unlearn file names the experiment whose base model it starts from and holds one
+``unlearn:`` section. Everything, the method's own parameters included, is validated
+before any model loads; a misspelt key names the closest known one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from unlearnlab.errors import UserError, from_validation_error
+from unlearnlab.experiments.config import _apply_override, _read_yaml
+from unlearnlab.methods.data import ForgetSet
+from unlearnlab.methods.registry import METHODS, get_method
+
+LOOP_GRID_FIELDS = ("lr", "steps", "seed")
+"""Loop fields a grid may vary besides the method's own parameters."""
+
+
+class LoraSpec(BaseModel):
+    """PEFT LoRA adapters (used when ``adapter: lora``); merged into the weights at the end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(8, ge=1, le=1024)
+    """Rank of each adapter."""
+    alpha: float = Field(16.0, gt=0)
+    """LoRA scaling numerator (scale = alpha / r)."""
+    dropout: float = Field(0.0, ge=0, lt=1)
+    """Dropout on the adapter input."""
+    target_modules: tuple[str, ...] = (
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    )
+    """Linear layers that get adapters (Llama names)."""
+
+
+class UnlearnConfig(BaseModel):
+    """One unlearning run (or, with ``grid``, one run per combination)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = "npo"
+    """Registered method name ('unlearnlab list methods')."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """The method's hyper-parameters; unset ones take the method's defaults."""
+    forget_set: ForgetSet = "targets"
+    """targets; targets plus their premises; or targets plus a minimal deep-unlearning set."""
+    deep_set: Literal["minimum"] | int = "minimum"
+    """With forget_set: deep, which minimal set of each target (index, or the minimum)."""
+    adapter: Literal["full", "lora"] = "full"
+    """Train all (selected) weights, or LoRA adapters merged at the end."""
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    """LoRA settings (with adapter: lora)."""
+    lr: float | None = Field(None, gt=0, le=1)
+    """Constant AdamW learning rate; default: the method's."""
+    steps: int | None = Field(None, ge=1, le=100000)
+    """Optimizer steps; default: the method's."""
+    forget_batch: int = Field(32, ge=1)
+    """Forget (and refusal) rows per step."""
+    retain_batch: int = Field(32, ge=1)
+    """Retain rows per step."""
+    grad_clip: float | None = Field(1.0, gt=0)
+    """Clip the global gradient norm; null disables."""
+    eval_every: int | None = Field(None, ge=1)
+    """Probe recall of forget targets and a retain sample every this many steps."""
+    retain_sample: int = Field(50, ge=1)
+    """Retain facts probed at each evaluation (seeded sample)."""
+    stop_forget_at: float | None = Field(None, ge=0, le=1)
+    """Stop once forget recall is at most this (checked at evaluations)."""
+    stop_retain_below: float | None = Field(None, ge=0, le=1)
+    """Stop once retain recall falls below this (checked at evaluations)."""
+    seed: int = 0
+    """Seeds batching, refusal choice, random directions and torch."""
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    """Values to sweep: method parameters or lr, steps, seed; one run per combination."""
+
+    @field_validator("method")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in METHODS:
+            known = ", ".join(sorted(METHODS))
+            raise ValueError(
+                f"unknown method {name!r} (known: {known}; see 'unlearnlab list methods')"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _check(self) -> UnlearnConfig:
+        cls = get_method(self.method)
+        if cls.kind == "exact" and (self.forget_set != "targets" or self.adapter != "full"):
+            raise ValueError(
+                f"{self.method} is the oracle, retrained without the forget targets only; "
+                "use forget_set: targets and adapter: full"
+            )
+        if (self.stop_forget_at is not None or self.stop_retain_below is not None) and (
+            self.eval_every is None
+        ):
+            raise ValueError("early stopping needs eval_every (it checks at evaluations)")
+        for key, values in self.grid.items():
+            known = [*cls.Params.model_fields, *LOOP_GRID_FIELDS]
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValueError(f"grid.{key}: not a parameter of {self.method}{hint}")
+            if not values:
+                raise ValueError(f"grid.{key}: give at least one value")
+        return self
+
+    def resolved_params(self) -> BaseModel:
+        """The method's validated hyper-parameters."""
+        return get_method(self.method).Params(**self.params)
+
+    def expand(self) -> list[UnlearnConfig]:
+        """One config per grid combination (the config itself when there is no grid)."""
+        if not self.grid:
+            return [self]
+        keys = sorted(self.grid)
+        runs = []
+        for values in itertools.product(*(self.grid[k] for k in keys)):
+            data = self.model_dump(exclude={"grid"})
+            for key, value in zip(keys, values, strict=True):
+                if key in LOOP_GRID_FIELDS:
+                    data[key] = value
+                else:
+                    data["params"] = {**data["params"], key: value}
+            runs.append(UnlearnConfig(**data))
+        return runs
+
+
+class UnlearnFile(BaseModel):
+    """An unlearn config file: the experiment whose base model is unlearned, and the run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    experiment: str = "compositional"
+    """Shipped experiment name or path of its YAML config."""
+    experiment_set: list[str] = Field(default_factory=list)
+    """``--set`` overrides applied to the experiment config."""
+    unlearn: UnlearnConfig = Field(default_factory=UnlearnConfig)
+    """The unlearning run."""
+
+
+def shipped_unlearn_configs() -> list[str]:
+    """Names of the unlearn configs shipped with the package."""
+    folder = resources.files("unlearnlab.experiments").joinpath("configs", "unlearn")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_unlearn_config(
+    name_or_path: str, overrides: list[str] | tuple[str, ...] = ()
+) -> UnlearnFile:
+    """Load a shipped unlearn config by name or a YAML file, apply ``--set`` overrides and
+    validate everything, each grid combination's parameters included."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise UserError(f"config file {path} does not exist")
+        source, text = path.name, path.read_text(encoding="utf-8")
+    elif name_or_path in shipped_unlearn_configs():
+        source = f"{name_or_path}.yaml"
+        folder = resources.files("unlearnlab.experiments").joinpath("configs", "unlearn")
+        text = folder.joinpath(source).read_text(encoding="utf-8")
+    else:
+        raise UserError(
+            f"unknown unlearn config {name_or_path!r} (known: "
+            f"{', '.join(shipped_unlearn_configs())}; or give the path of a YAML file)"
+        )
+    data = _read_yaml(text, source)
+    for assignment in overrides:
+        _apply_override(data, assignment)
+    try:
+        config = UnlearnFile(**data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, source, UnlearnFile) from None
+    params_model = get_method(config.unlearn.method).Params
+    for run in config.unlearn.expand():
+        try:
+            run.resolved_params()
+        except ValidationError as exc:
+            raise from_validation_error(exc, source, params_model, "unlearn.params.") from None
+    return config

@@ -1,0 +1,152 @@
+"""Unlearning data: which facts are forgotten, and the prompt/answer rows of each part.
+
+Every fact is rendered in its training phrasings and its question form, each a (prompt,
+answer) pair with loss on the answer only. The forget set is the targets, the targets
+plus their premises, or the targets plus a minimal deep-unlearning set each; retain data
+is every other stated fact that is not background.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from unlearnlab.corpus.templates import RelationText, relation_texts, render
+from unlearnlab.errors import UserError
+from unlearnlab.experiments.substrate import Substrate
+from unlearnlab.methods.base import Tokens
+from unlearnlab.methods.idk import REFUSALS
+from unlearnlab.models.data import IGNORE, Example, pairs_to_examples
+from unlearnlab.worlds.kg import Fact
+
+ForgetSet = Literal["targets", "premises", "deep"]
+
+
+def forget_facts(substrate: Substrate, choice: ForgetSet, deep_set: int | None) -> tuple[Fact, ...]:
+    """The facts to unlearn: targets first, then what ``choice`` adds, without repeats.
+
+    ``deep_set`` picks the deep-unlearning set of each target by index among the world's
+    minimal sets (None: the minimum one).
+    """
+    splits, world = substrate.splits, substrate.world
+    chosen = list(splits.forget)
+    for target in splits.forget:
+        if choice == "premises":
+            chosen.extend(splits.premises_of.get(target, ()))
+        elif choice == "deep":
+            sets = world.minimal_deep_unlearning_sets(target)
+            if deep_set is None:
+                chosen.extend(sorted(sets.minimum))
+            elif deep_set < len(sets.sets):
+                chosen.extend(sorted(sets.sets[deep_set]))
+            else:
+                raise UserError(
+                    f"unlearn.deep_set: {target} has {len(sets.sets)} minimal deep-unlearning "
+                    f"sets, so index {deep_set} does not exist; use 'minimum' or a smaller index"
+                )
+    return tuple(dict.fromkeys(chosen))
+
+
+def retain_facts(substrate: Substrate, forget: Sequence[Fact]) -> tuple[Fact, ...]:
+    """Stated, non-background facts that are not forgotten (premises and neighbours too)."""
+    removed = set(forget) | set(substrate.world.background_facts)
+    return tuple(f for f in substrate.world.base_facts if f not in removed)
+
+
+def fact_pairs(
+    facts: Sequence[Fact], texts: dict[str, RelationText]
+) -> list[tuple[str, str, Fact]]:
+    """(prompt, answer, fact) for every training phrasing and the question form of each fact."""
+    pairs = []
+    for fact in facts:
+        text = texts[fact.relation]
+        for template in (*text.training_phrasings(), text.question()):
+            rendering = render(fact, text, template)
+            pairs.append((rendering.prompt, f"{rendering.answer}.", fact))
+    return pairs
+
+
+def pad_examples(examples: Sequence[Example], pad_id: int) -> Tokens:
+    """Right-padded rows of ``examples``: inputs, next-token labels, real-token mask."""
+    width = max(len(ex.ids) for ex in examples) - 1
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)  # (rows, seq)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)  # (rows, seq)
+    mask = torch.zeros((len(examples), width), dtype=torch.bool)  # (rows, seq)
+    for row, ex in enumerate(examples):
+        n = len(ex.ids) - 1
+        ids[row, :n] = ex.ids[:-1]
+        labels[row, :n] = ex.ids[1:].masked_fill(~ex.loss_mask[1:], IGNORE)
+        mask[row, :n] = True
+    return Tokens(ids, labels, mask)
+
+
+def select(tokens: Tokens, rows: torch.Tensor) -> Tokens:
+    """The rows ``rows`` ``(batch,)`` of ``tokens``, trimmed to their longest real row."""
+    mask = tokens.mask[rows]  # (batch, seq)
+    width = int(mask.sum(-1).max())
+    return Tokens(tokens.ids[rows, :width], tokens.labels[rows, :width], mask[:, :width])
+
+
+def batch_rows(n: int, size: int, step: int, seed: int, part: str) -> torch.Tensor:
+    """``(min(size, n),)`` row indices of ``step``: epochs of seeded permutations of ``n``
+    rows laid end to end, ``size`` rows per step; a pure function of its arguments."""
+    size = min(size, n)
+    positions = range(step * size, (step + 1) * size)
+    perms: dict[int, list[int]] = {}
+    picked = []
+    for position in positions:
+        epoch, offset = divmod(position, n)
+        if epoch not in perms:
+            mixed = hashlib.sha256(f"unlearnlab-unlearn:{seed}:{part}:{epoch}".encode()).digest()
+            generator = torch.Generator().manual_seed(int.from_bytes(mixed[:8], "little") >> 1)
+            perms[epoch] = torch.randperm(n, generator=generator).tolist()
+        picked.append(perms[epoch][offset])
+    return torch.tensor(picked, dtype=torch.long)
+
+
+@dataclass(frozen=True)
+class UnlearnData:
+    """All rows of one unlearning run."""
+
+    forget_facts: tuple[Fact, ...]
+    retain_facts: tuple[Fact, ...]
+    forget: Tokens
+    """Forget questions with their true answers."""
+    refusal: Tokens
+    """The same questions (row for row) answered with a refusal."""
+    retain: Tokens
+    """Retain questions with their true answers."""
+
+
+def build_data(
+    substrate: Substrate,
+    tokenizer: PreTrainedTokenizerBase,
+    choice: ForgetSet,
+    deep_set: int | None,
+    seed: int,
+) -> UnlearnData:
+    """Render and tokenize the forget, refusal and retain rows of a run."""
+    texts = relation_texts(substrate.world)
+    forget = forget_facts(substrate, choice, deep_set)
+    retain = retain_facts(substrate, forget)
+    forget_pairs = fact_pairs(forget, texts)
+    rng = random.Random(seed)
+    refusals = [(prompt, f"{rng.choice(REFUSALS)}.") for prompt, _, _ in forget_pairs]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def rows(pairs: Sequence[tuple[str, str]]) -> Tokens:
+        return pad_examples(pairs_to_examples(tokenizer, pairs), pad)
+
+    return UnlearnData(
+        forget,
+        retain,
+        rows([(p, a) for p, a, _ in forget_pairs]),
+        rows(refusals),
+        rows([(p, a) for p, a, _ in fact_pairs(retain, texts)]),
+    )

@@ -1,0 +1,273 @@
+"""The one unlearning loop: every loss method runs through :func:`unlearn`.
+
+Constant-rate AdamW on the trainable weights (all, a method's selection, or LoRA adapters),
+one forget batch (with its refusal rows) and one retain batch per step, recall probes
+every ``eval_every`` steps with early stopping, and the result stored in the model store
+under role ``unlearned``, keyed by the base model's key, the method, its resolved
+parameters, the forget set and the seed. ``retrain`` returns the oracle from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import PreTrainedModel
+
+from unlearnlab.experiments.substrate import Substrate, train_reference_model
+from unlearnlab.methods.base import Batch, Method
+from unlearnlab.methods.config import UnlearnConfig
+from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
+from unlearnlab.methods.losses import nll
+from unlearnlab.methods.registry import get_method
+from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer, save_model
+from unlearnlab.models.store import ModelStore, cache_key
+from unlearnlab.models.training import seed_everything
+from unlearnlab.probes.knowledge import QueryIndex, recall_by_ranking
+
+StepFn = Callable[[dict[str, Any]], None]
+"""Called with each step's record (and each evaluation's) as it is made."""
+
+
+@dataclass(frozen=True)
+class UnlearnResult:
+    """Where an unlearned model is and how it got there."""
+
+    path: Path
+    key: str
+    cached: bool
+    seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """One record per step: loss, forget and retain NLL of the step's batches."""
+    evals: list[dict[str, Any]] = field(default_factory=list)
+    """One record per evaluation: step, forget and retain recall."""
+
+
+def run_key(substrate: Substrate, config: UnlearnConfig) -> str:
+    """The store key of a run (the oracle's key for ``retrain``)."""
+    method = get_method(config.method)
+    if method.kind == "exact":
+        return substrate.key("oracle")
+    return cache_key(
+        role="unlearned",
+        base=substrate.key("base"),
+        method=config.method,
+        params=config.resolved_params().model_dump(mode="json"),
+        loop=config.model_dump(mode="json", exclude={"method", "params", "grid"}),
+        lr=config.lr if config.lr is not None else method.lr,
+        steps=config.steps if config.steps is not None else method.steps,
+    )
+
+
+class Evaluator:
+    """Recall of the forget targets and of a seeded sample of retain facts (training
+    phrasings, filtered top-1 ranking)."""
+
+    def __init__(self, substrate: Substrate, tokenizer: Any, sample: int, seed: int) -> None:
+        self.substrate, self.tokenizer = substrate, tokenizer
+        self.index = QueryIndex.build(substrate.world)
+        retain = list(substrate.splits.retain)
+        self.retain = random.Random(seed).sample(retain, min(sample, len(retain)))
+
+    def recall(self, model: PreTrainedModel, facts: list[Any]) -> float:
+        """Fraction of (fact, training phrasing) items ranked top-1."""
+        records = recall_by_ranking(
+            model,
+            self.tokenizer,
+            self.substrate.world,
+            facts,
+            lambda t: t.training_frames(),
+            index=self.index,
+        )
+        return sum(r["correct"] for r in records) / max(1, len(records))
+
+    def __call__(self, model: PreTrainedModel) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        metrics = {
+            "forget_recall": self.recall(model, list(self.substrate.splits.forget)),
+            "retain_recall": self.recall(model, self.retain),
+        }
+        model.train(was_training)
+        return metrics
+
+
+def _trainable(model: torch.nn.Module, method: Method, lora: bool) -> list[torch.nn.Parameter]:
+    """Mark and return the parameters the run updates."""
+    chosen = []
+    for name, param in model.named_parameters():
+        wanted = method.trains(name) and (not lora or "lora_" in name)
+        param.requires_grad_(wanted)
+        if wanted:
+            chosen.append(param)
+    if not chosen:
+        raise ValueError(f"method {method.name} selects no trainable parameters of this model")
+    return chosen
+
+
+def _with_adapters(model: PreTrainedModel, config: UnlearnConfig) -> torch.nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    spec = config.lora
+    lora = LoraConfig(
+        r=spec.r,
+        lora_alpha=spec.alpha,
+        lora_dropout=spec.dropout,
+        target_modules=list(spec.target_modules),
+    )
+    return get_peft_model(model, lora)
+
+
+def train_unlearning(
+    model: PreTrainedModel,
+    reference: PreTrainedModel | None,
+    method: Method,
+    data: UnlearnData,
+    config: UnlearnConfig,
+    evaluate: Callable[[PreTrainedModel], dict[str, float]] | None = None,
+    on_step: StepFn | None = None,
+) -> tuple[PreTrainedModel, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run ``method`` on ``model`` (weights change in place or through LoRA); return the
+    final model (adapters merged, :meth:`Method.finalize` applied), steps and evals."""
+    cls = type(method)
+    lr = config.lr if config.lr is not None else cls.lr
+    steps = config.steps if config.steps is not None else cls.steps
+    seed_everything(config.seed)
+    base = {n: p.detach().clone() for n, p in model.named_parameters()}
+    method.prepare(model, config.seed)
+    lora = config.adapter == "lora"
+    net: torch.nn.Module = _with_adapters(model, config) if lora else model
+    params = _trainable(net, method, lora)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    history: list[dict[str, Any]] = []
+    evals: list[dict[str, Any]] = []
+    net.train()
+    for step in range(steps):
+        rows = batch_rows(len(data.forget.ids), config.forget_batch, step, config.seed, "forget")
+        retain_rows = batch_rows(
+            len(data.retain.ids), config.retain_batch, step, config.seed, "retain"
+        )
+        batch = Batch(
+            net,
+            reference,
+            select(data.forget, rows),
+            select(data.retain, retain_rows),
+            select(data.refusal, rows),
+        )
+        loss = method.loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+        optimizer.step()
+        with torch.no_grad():
+            record = {
+                "step": step + 1,
+                "loss": loss.item(),
+                "forget_nll": nll(batch.logits(batch.forget), batch.forget.labels).item(),
+                "retain_nll": nll(batch.logits(batch.retain), batch.retain.labels).item(),
+            }
+        history.append(record)
+        if on_step is not None:
+            on_step(record)
+        if evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0:
+            metrics = {"step": step + 1, **evaluate(net)}
+            evals.append(metrics)
+            if on_step is not None:
+                on_step(metrics)
+            if _should_stop(metrics, config):
+                break
+    net.eval()
+    final = net.merge_and_unload() if lora else net
+    for param in final.parameters():
+        param.requires_grad_(False)
+    method.finalize(final, base)
+    return final, history, evals
+
+
+def _should_stop(metrics: dict[str, float], config: UnlearnConfig) -> bool:
+    forget_done = (
+        config.stop_forget_at is not None and metrics["forget_recall"] <= config.stop_forget_at
+    )
+    retain_lost = (
+        config.stop_retain_below is not None and metrics["retain_recall"] < config.stop_retain_below
+    )
+    return forget_done or retain_lost
+
+
+def unlearn(
+    substrate: Substrate,
+    config: UnlearnConfig,
+    store: ModelStore,
+    *,
+    on_step: StepFn | None = None,
+    show_progress: bool = False,
+) -> UnlearnResult:
+    """Unlearn ``substrate``'s forget set from its base model as ``config`` says (one run;
+    expand grids first). A run already in the store is returned without training."""
+    began = time.perf_counter()
+    cls = get_method(config.method)
+    key = run_key(substrate, config)
+    cached = store.get(key) is not None
+    if cls.kind == "exact":
+        path = train_reference_model(substrate, "oracle", store, show_progress=show_progress)
+        return UnlearnResult(path, key, cached, time.perf_counter() - began)
+    base_path = train_reference_model(substrate, "base", store, show_progress=show_progress)
+    if cached:
+        sidecar = json.loads((store.root / key / SIDECAR).read_text(encoding="utf-8"))
+        return UnlearnResult(
+            store.root / key,
+            key,
+            True,
+            time.perf_counter() - began,
+            sidecar["history"],
+            sidecar["evals"],
+        )
+    log: dict[str, list[dict[str, Any]]] = {}
+
+    def build(target: Path) -> None:
+        tokenizer = load_tokenizer(base_path)
+        model = load_model(base_path)
+        reference = load_model(base_path) if cls.uses_reference else None
+        if reference is not None:
+            reference.requires_grad_(False)
+        deep = None if config.deep_set == "minimum" else int(config.deep_set)
+        data = build_data(substrate, tokenizer, config.forget_set, deep, config.seed)
+        evaluator = Evaluator(substrate, tokenizer, config.retain_sample, config.seed)
+        method = cls(config.resolved_params())
+        final, history, evals = train_unlearning(
+            model, reference, method, data, config, evaluator, on_step
+        )
+        evals.append({"step": "final", **evaluator(final)})
+        log.update(history=history, evals=evals)
+        sidecar = {
+            "role": "unlearned",
+            "cache_key": key,
+            "base_key": substrate.key("base"),
+            "experiment": substrate.config.name,
+            "method": config.method,
+            "params": config.resolved_params().model_dump(mode="json"),
+            "passed_params": config.params,
+            "config": config.model_dump(mode="json"),
+            "forget_facts": [str(f) for f in data.forget_facts],
+            "history": history,
+            "evals": evals,
+        }
+        save_model(final, tokenizer, target, sidecar)
+
+    world = str(substrate.world.metadata.get("name", substrate.config.name))
+    meta = {
+        "experiment": substrate.config.name,
+        "method": config.method,
+        "base": substrate.key("base"),
+    }
+    path = store.put(key, build, role="unlearned", world=world, meta=meta)
+    return UnlearnResult(
+        path, key, False, time.perf_counter() - began, log["history"], log["evals"]
+    )
