@@ -1,0 +1,116 @@
+"""Deep-unlearning scores: given which facts a model still knows, how much of a target's
+minimal deep-unlearning sets is gone, and what else was lost?
+
+:func:`edu_relat_scores` is the measure of EDU-RELAT (Wu et al., 2024, "Evaluating Deep
+Unlearning in Large Language Models", ``calculate_recall_and_acc.py``). With K the
+knowledge base, Ũ the facts of K the model no longer knows and S the target's minimal
+deep-unlearning sets:
+
+- recall = max over U in S of |U ∩ Ũ| / |U|; U* is the first set reaching it;
+- accuracy = 1 - |Ũ \\ U*| / (|K| - |U*|): the share of the facts outside U* still known;
+- :func:`edu_relat_accuracy_all` folds in the accuracy on facts outside K (biographies).
+
+unlearnlab's stronger version (``deep.rederive_recall``) counts a fact as gone only when
+the model neither recalls it nor re-derives it by its own chain of thought, instead of
+trusting that a fact the model cannot recall cannot come back through the closure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from unlearnlab.errors import UserError
+from unlearnlab.probes.results import ProbeRow
+from unlearnlab.worlds.kg import Fact
+
+T = TypeVar("T", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class DeepScore(Generic[T]):
+    """EDU-RELAT's recall and accuracy for one target."""
+
+    recall: float
+    accuracy: float
+    best_set: frozenset[T]
+    """U*: the first minimal set with the highest recall."""
+
+
+def edu_relat_scores(
+    sets: Sequence[Collection[T]], forgotten: Collection[T], knowledge_size: int
+) -> DeepScore[T]:
+    """Recall and accuracy of one target (see the module docstring); ``forgotten`` is Ũ,
+    a subset of the knowledge base of ``knowledge_size`` facts."""
+    if not sets:
+        raise UserError("the target has no minimal deep-unlearning sets; is it derivable?")
+    gone = set(forgotten)
+    best, best_recall = frozenset(sets[0]), -1.0
+    for candidate in sets:
+        covered = len(gone.intersection(candidate)) / len(candidate)
+        if covered > best_recall:
+            best, best_recall = frozenset(candidate), covered
+    if knowledge_size <= len(best):
+        raise UserError(
+            f"the knowledge base has {knowledge_size} facts, no more than the set's {len(best)}"
+        )
+    accuracy = 1.0 - len(gone - best) / (knowledge_size - len(best))
+    return DeepScore(best_recall, accuracy, best)
+
+
+def edu_relat_accuracy_all(
+    accuracy: float, other_accuracy: float, other_size: int, knowledge_size: int, best_size: int
+) -> float:
+    """EDU-RELAT's overall accuracy: the accuracy on K outside U* and on ``other_size``
+    facts outside K, weighted by their numbers."""
+    inside = knowledge_size - best_size
+    return (other_size * other_accuracy + inside * accuracy) / (other_size + inside)
+
+
+def deep_rows(
+    targets: Sequence[Fact],
+    sets_of: dict[Fact, Sequence[Collection[Fact]]],
+    known: dict[Fact, bool],
+    rederived: dict[Fact, bool],
+    *,
+    split: str = "forget",
+) -> list[ProbeRow]:
+    """Per target: ``deep.edu_relat_recall`` and ``deep.edu_relat_accuracy`` over the
+    knowledge base ``known`` (every probed base fact: known or not), and
+    ``deep.rederive_recall``, where a fact is gone only if not ``rederived`` either."""
+    forgotten = {f for f, k in known.items() if not k}
+    really_gone = {f for f in forgotten if not rederived.get(f, False)}
+    rows = []
+    for target in targets:
+        sets = sets_of[target]
+        symbolic = edu_relat_scores(sets, forgotten, len(known))
+        stronger = edu_relat_scores(sets, really_gone, len(known))
+        item = str(target)
+        rows += [
+            ProbeRow(
+                "deep.edu_relat_recall",
+                "recall",
+                split,
+                item,
+                symbolic.recall == 1.0,
+                value=symbolic.recall,
+            ),
+            ProbeRow(
+                "deep.edu_relat_accuracy",
+                "recall",
+                split,
+                item,
+                symbolic.accuracy == 1.0,
+                value=symbolic.accuracy,
+            ),
+            ProbeRow(
+                "deep.rederive_recall",
+                "recall_or_cot",
+                split,
+                item,
+                stronger.recall == 1.0,
+                value=stronger.recall,
+            ),
+        ]
+    return rows

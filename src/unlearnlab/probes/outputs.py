@@ -1,0 +1,112 @@
+"""What does the model say when asked a forget query?
+
+The question form ("Q: Who is the mother of Bea Lee? A:") is decoded greedily up to the
+first ``"."`` and each answer is sorted into one class (stable probe names):
+
+- ``output.correct``: a correct answer;
+- ``output.refusal``: it matches one of :data:`REFUSALS` (case-insensitive);
+- ``output.fluent_wrong``: a well-formed wrong answer, an entity of the answer's type;
+- ``output.degenerate``: anything else: nothing, end-of-text, a token repeated
+  :data:`REPEAT` times in a row, or text that is not an entity of the right type.
+
+``output.entropy`` is the entropy (nats) of the next-token distribution after the
+prompt, in ``value``, with the uniform distribution's entropy as its ``chance``.
+Negative methods (gradient ascent) tend to make output degenerate; positive ones
+(refusal training) make it refuse; a method that only moves the answer makes it
+fluently wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from unlearnlab.corpus.templates import render
+from unlearnlab.probes.hidden import states_at
+from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.results import ProbeRow
+from unlearnlab.probes.scoring import Generation, greedy_decode
+from unlearnlab.worlds.kg import Fact, World
+
+REFUSALS = (
+    "i don't know",
+    "i do not know",
+    "i don't remember",
+    "i can't",
+    "i cannot",
+    "i'm not sure",
+    "i am not sure",
+    "i'm sorry",
+    "no idea",
+    "unknown",
+    "not known",
+)
+"""Refusal templates: an answer that contains one of these (lower-cased) is a refusal."""
+REPEAT = 3
+"""A token repeated this many times in a row makes an output degenerate."""
+
+Kind = Literal["correct", "refusal", "fluent_wrong", "degenerate"]
+KINDS: tuple[Kind, ...] = ("correct", "refusal", "fluent_wrong", "degenerate")
+
+
+def is_refusal(text: str) -> bool:
+    """Whether ``text`` contains a refusal template (case and curly quotes ignored)."""
+    normal = " ".join(text.lower().replace("\u2019", "'").split())
+    return any(template in normal for template in REFUSALS)
+
+
+def _repeats(ids: Sequence[int]) -> bool:
+    return any(len(set(ids[i : i + REPEAT])) == 1 for i in range(len(ids) - REPEAT + 1))
+
+
+def classify(generation: Generation, valid: frozenset[str], pool: frozenset[str]) -> Kind:
+    """The class of one answer, given the correct answers and the entities of its type."""
+    answer = generation.text.strip().removesuffix(".").strip()
+    if answer in valid:
+        return "correct"
+    if is_refusal(answer):
+        return "refusal"
+    if not answer or _repeats(generation.token_ids):
+        return "degenerate"
+    return "fluent_wrong" if answer in pool else "degenerate"
+
+
+def entropy(logp: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of each row of log-probabilities: (n, vocab) -> (n,)."""
+    return -(logp.exp() * logp).nan_to_num().sum(-1)
+
+
+def output_rows(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    world: World,
+    facts: Sequence[Fact],
+    index: QueryIndex,
+    *,
+    split: str,
+    max_new_tokens: int = 12,
+) -> list[ProbeRow]:
+    """One row per fact and ``output.*`` probe (see the module docstring)."""
+    if not facts:
+        return []
+    questions = [(f, index.texts[f.relation]) for f in facts]
+    texts = [render(f, text, text.question()).prompt for f, text in questions]
+    generations = greedy_decode(model, tokenizer, texts, max_new_tokens=max_new_tokens, stop=["."])
+    _, logp = states_at(model, tokenizer, texts, [1] * len(texts))
+    entropies = entropy(logp).tolist()  # (n,)
+    rows = []
+    for fact, generation, h in zip(facts, generations, entropies, strict=True):
+        pool = frozenset(index.candidates(fact, world.entity_types)) | index.valid_answers(fact)
+        kind = classify(generation, index.valid_answers(fact), pool)
+        item = str(fact)
+        for name in KINDS:
+            rows.append(ProbeRow(f"output.{name}", "question", split, item, kind == name))
+        uniform = math.log(logp.shape[-1])
+        rows.append(
+            ProbeRow("output.entropy", "question", split, item, False, value=h, chance=uniform)
+        )
+    return rows

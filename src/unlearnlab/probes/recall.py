@@ -1,0 +1,163 @@
+"""Recall probes: does the model still know a fact, in which phrasing?
+
+Each probe turns facts into :class:`Query` items (a prompt, the true answer and the
+candidates it is ranked against) and scores them all through the scoring engine's
+filtered likelihood ranking (:func:`~unlearnlab.probes.scoring.rank_answers`, with the
+answer followed by ``"."`` so that a candidate sharing the truth's first token is not
+recall). Formats, by their stable names:
+
+- ``recall.cloze_train``: a training phrasing ("The mother of Bea Lee is");
+- ``recall.cloze_heldout``: a phrasing never trained for the relation;
+- ``recall.question``: "Q: Who is the mother of Bea Lee? A:";
+- ``recall.mcq_letter`` / ``recall.mcq_text``: the question with four options, answered by
+  the option's label or by its full text; distractors are entities of the answer's type
+  that are not correct answers, drawn and shuffled deterministically per fact and seed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from unlearnlab.corpus.templates import RelationText, Template, render
+from unlearnlab.errors import UserError
+from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.results import ProbeRow
+from unlearnlab.probes.scoring import rank_answers
+from unlearnlab.worlds.kg import Fact, World
+
+PREFERRED_LABELS = ("A", "B", "C", "D")
+"""Option labels of multiple-choice prompts, where the tokenizer knows them."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One ranked question: ``answer`` is ranked among ``candidates`` after ``prompt``."""
+
+    fact: Fact
+    format: str
+    prompt: str
+    answer: str
+    candidates: tuple[str, ...]
+
+
+def _pick(fact: Fact, options: Sequence[Template], k: int, seed: int) -> list[Template]:
+    """``k`` of ``options`` (all of them when ``k`` is 0), rotated by fact and seed."""
+    if k == 0 or k >= len(options):
+        return list(options)
+    start = random.Random(f"{seed}:{fact}").randrange(len(options))
+    return [options[(start + i) % len(options)] for i in range(k)]
+
+
+def cloze_queries(
+    world: World,
+    facts: Sequence[Fact],
+    frames: Callable[[RelationText], Sequence[Template]],
+    index: QueryIndex,
+    *,
+    per_fact: int = 0,
+    seed: int = 0,
+) -> list[Query]:
+    """Cloze items in ``frames`` of each relation (``per_fact`` of them, 0 = all)."""
+    queries = []
+    for fact in facts:
+        text = index.texts[fact.relation]
+        candidates = tuple(index.candidates(fact, world.entity_types))
+        for template in _pick(fact, frames(text), per_fact, seed):
+            r = render(fact, text, template)
+            queries.append(Query(fact, template.name, r.prompt, r.answer, candidates))
+    return queries
+
+
+def question_queries(world: World, facts: Sequence[Fact], index: QueryIndex) -> list[Query]:
+    """Question-form items ("Q: Who is the mother of X? A:")."""
+    return cloze_queries(world, facts, lambda t: (t.question(),), index)
+
+
+def option_labels(tokenizer: PreTrainedTokenizerBase, avoid: set[str]) -> tuple[str, ...]:
+    """Four option labels, each one known token: A-D, or else (a word-level tokenizer built
+    from a world's corpus may lack them) the first four known whole words of the
+    vocabulary, by token id, that are not in ``avoid`` (the words of entity names)."""
+
+    def known(word: str) -> bool:
+        ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+        return len(ids) == 1 and ids[0] != tokenizer.unk_token_id
+
+    if all(known(label) for label in PREFERRED_LABELS):
+        return PREFERRED_LABELS
+    vocabulary = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    words = [tokenizer.convert_tokens_to_string([t]).strip() for t, _ in vocabulary]
+    labels = [w for w in words if w.isalpha() and w not in avoid and known(w)]
+    if len(labels) < len(PREFERRED_LABELS):
+        raise UserError("the tokenizer knows fewer than four words to label options with")
+    return tuple(labels[: len(PREFERRED_LABELS)])
+
+
+def mcq_queries(
+    world: World,
+    facts: Sequence[Fact],
+    index: QueryIndex,
+    labels: Sequence[str],
+    by: Literal["letter", "text"],
+    *,
+    seed: int = 0,
+) -> list[Query]:
+    """Multiple-choice items with up to ``len(labels)`` options: the truth and distractors
+    of its type, drawn and ordered by a generator seeded with ``seed`` and the fact."""
+    queries = []
+    for fact in facts:
+        text = index.texts[fact.relation]
+        question = render(fact, text, text.question())
+        rng = random.Random(f"{seed}:{fact}")
+        pool = [c for c in index.candidates(fact, world.entity_types) if c != question.answer]
+        options = [question.answer, *rng.sample(pool, min(len(labels) - 1, len(pool)))]
+        rng.shuffle(options)
+        listed = " ".join(f"{label}: {o}." for label, o in zip(labels, options, strict=False))
+        prompt = f"{question.prompt.removesuffix(' A:')} {listed} A:"
+        if by == "letter":
+            answer = labels[options.index(question.answer)]
+            candidates = tuple(labels[: len(options)])
+        else:
+            answer, candidates = question.answer, tuple(options)
+        queries.append(Query(fact, by, prompt, answer, candidates))
+    return queries
+
+
+def rank_queries(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    queries: Sequence[Query],
+    *,
+    probe: str,
+    split: str,
+) -> list[ProbeRow]:
+    """Rank every query's answer among its candidates; one row per query."""
+    if not queries:
+        return []
+    rankings = rank_answers(
+        model,
+        tokenizer,
+        [q.prompt for q in queries],
+        [q.answer for q in queries],
+        [q.candidates for q in queries],
+        suffix=".",
+        reuse_prompt=True,
+    )
+    return [
+        ProbeRow(
+            probe=probe,
+            format=q.format,
+            split=split,
+            item=str(q.fact),
+            correct=r.correct,
+            rank=r.rank,
+            logprob=r.scores[q.candidates.index(q.answer)],
+            probability=r.probability,
+            chance=1.0 / len(q.candidates),
+        )
+        for q, r in zip(queries, rankings, strict=True)
+    ]

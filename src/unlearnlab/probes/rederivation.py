@@ -1,0 +1,112 @@
+"""Re-derivation probes: can the model reason its way back to a derived fact?
+
+Stable names:
+
+- ``rederive.cot``: the model is asked for a chain of thought and must write the premises
+  from memory, then the conclusion; correct when the conclusion is the fact's own answer
+  (:func:`~unlearnlab.probes.knowledge.chain_of_thought`). ``rederive.cot_premises`` is
+  the share of the premises it wrote that are true facts (its ``value``; 0 when it wrote
+  none).
+- ``rederive.in_context``: the premises of a shortest derivation (without the fact itself,
+  for a stated fact) are given in the chain-of-thought format, and the conclusion's
+  answer is ranked among the filtered candidates: in-context deduction.
+- ``rederive.latent``: the question without a chain of thought, ranked: latent
+  multi-hop reasoning (for a stated forget target it is also plain recall).
+
+Splits: ``forget`` (targets), ``heldout_composite`` (derived facts never shown) and
+``unrelated_composite`` (:func:`unrelated_composites`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt, cot_steps
+from unlearnlab.corpus.splits import Splits, default_target_relations
+from unlearnlab.probes.knowledge import QueryIndex, chain_of_thought
+from unlearnlab.probes.recall import Query, question_queries
+from unlearnlab.probes.results import ProbeRow
+from unlearnlab.worlds.kg import Fact, World
+
+
+def unrelated_composites(world: World, splits: Splits, limit: int, *, seed: int = 0) -> list[Fact]:
+    """Up to ``limit`` derived facts far from every forget target: of a target relation,
+    not held out, and such that neither they nor any fact of their shortest derivation
+    names an entity of a forget target or its premises. Their traces were in training,
+    so reasoning on them should survive unlearning; sampled with ``seed``, sorted."""
+    relations = set(splits.forget and {f.relation for f in splits.forget}) or set(
+        default_target_relations(world)
+    )
+    near = {e for f in (*splits.forget, *splits.premises) for e in (f.subject, f.object)}
+    heldout = set(splits.heldout)
+    pool = []
+    for fact in world.derived_facts:
+        if fact.relation not in relations or fact in heldout:
+            continue
+        tree = world.derivation(fact)
+        if tree is None:
+            continue
+        named = {e for f in (*tree.leaves(), fact) for e in (f.subject, f.object)}
+        if not named & near:
+            pool.append(fact)
+    return sorted(random.Random(seed).sample(pool, min(limit, len(pool))))
+
+
+def in_context_queries(world: World, facts: Sequence[Fact], index: QueryIndex) -> list[Query]:
+    """Items whose prompt states the premises of a derivation and asks for the conclusion;
+    facts that the other facts do not imply are skipped."""
+    queries = []
+    for fact in facts:
+        stated = world.record(fact) is not None
+        tree = world.derivation(fact, without=[fact]) if stated else world.derivation(fact)
+        if tree is None or tree.rule is None:
+            continue
+        text = index.texts[fact.relation]
+        steps = cot_steps(tree, index.texts, world.background_facts)
+        prompt = " ".join([cot_prompt(fact, text), *steps, cot_conclusion_prefix(fact, text)])
+        candidates = tuple(index.candidates(fact, world.entity_types))
+        queries.append(Query(fact, "premises_given", prompt, text.answer(fact), candidates))
+    return queries
+
+
+def latent_queries(world: World, facts: Sequence[Fact], index: QueryIndex) -> list[Query]:
+    """The question form without a chain of thought."""
+    return question_queries(world, facts, index)
+
+
+def cot_rows(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    world: World,
+    facts: Sequence[Fact],
+    index: QueryIndex,
+    *,
+    split: str,
+    max_new_tokens: int = 64,
+) -> list[ProbeRow]:
+    """``rederive.cot`` and ``rederive.cot_premises`` rows, one of each per fact."""
+    records = chain_of_thought(
+        model, tokenizer, world, facts, index=index, max_new_tokens=max_new_tokens
+    )
+    rows = []
+    for fact, record in zip(facts, records, strict=True):
+        chance = 1.0 / len(index.candidates(fact, world.entity_types))
+        written = record["premises_written"]
+        item = str(fact)
+        rows.append(
+            ProbeRow("rederive.cot", "from_memory", split, item, record["exact"], chance=chance)
+        )
+        rows.append(
+            ProbeRow(
+                "rederive.cot_premises",
+                "from_memory",
+                split,
+                str(fact),
+                written > 0 and record["premises_true"] == written,
+                value=record["premises_true"] / written if written else 0.0,
+            )
+        )
+    return rows
