@@ -14,6 +14,7 @@ from rich.markup import escape
 from unlearnlab import __version__
 from unlearnlab.cli.listing import app as list_app
 from unlearnlab.cli.models import app as models_app
+from unlearnlab.cli.probe import probe_command
 from unlearnlab.cli.run import run
 from unlearnlab.cli.train import train_command
 from unlearnlab.cli.unlearn import unlearn_command
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(world_app, name="world")
 app.command("run")(run)
 app.command("train")(train_command)
+app.command("probe")(probe_command)
 app.command("unlearn")(unlearn_command)
 app.add_typer(models_app, name="models")
 app.add_typer(list_app, name="list")
