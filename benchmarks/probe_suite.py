@@ -46,9 +46,8 @@ def main() -> None:
     print(f"probe suite on the {args.role} model: {seconds:.1f} s, {len(rows)} rows (bar < 60 s)")
     for key in HEADLINES:
         m = metrics[key]
-        print(
-            f"  {key[0]} / {key[1]}: {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] (chance {m.chance:.3f}, n {m.n})"
-        )
+        interval = f"[{m.ci_low:.3f}, {m.ci_high:.3f}]"
+        print(f"  {key[0]} / {key[1]}: {m.value:.3f} {interval} (chance {m.chance:.3f}, n {m.n})")
 
 
 if __name__ == "__main__":
