@@ -30,7 +30,7 @@ def main(names: list[str]) -> None:
     substrate = build_substrate(load_config("compositional"))
     shared = ModelStore()
     base = train_reference_model(substrate, "base", shared, show_progress=False)
-    evaluator = Evaluator(substrate, load_tokenizer(base), 100, 0)
+    evaluator = Evaluator(substrate, load_tokenizer(base), UnlearnConfig().retain_sample, 0)
     before = evaluator(load_model(base))
     print(f"base: forget {before['forget_recall']:.0%}, retain {before['retain_recall']:.0%}")
     print(f"{'method':12} {'kind':9} {'seconds':>7} {'steps':>5} {'forget':>7} {'retain':>7}  bar")
@@ -44,7 +44,7 @@ def main(names: list[str]) -> None:
             start = time.perf_counter()
             result = unlearn(substrate, config, store)
             seconds = time.perf_counter() - start
-            after = evaluator(load_model(result.path))
+            after = result.evals[-1] if result.evals else evaluator(load_model(result.path))
             kind = METHODS[name].kind
             ok = seconds < BAR_SECONDS and (
                 kind != "negative" or after["forget_recall"] <= BAR_FORGET
