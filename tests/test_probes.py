@@ -208,7 +208,10 @@ def test_random_model_is_at_chance_and_suite_is_deterministic(random_model) -> N
     rows = run_suite(model, tokenizer, substrate.world, substrate.splits, config)
     table = tidy_rows(rows, model="random", seed=0, config_hash="h")
     metrics = aggregate(table)
-    recall = [m for m in metrics if m.probe.startswith("recall.") and m.n >= 20]
+    # Pooled over splits per probe: a random model's fixed preferences hit repeated
+    # answers (siblings share a mother), so one small split can sit above chance.
+    pooled = [dict(r, split="all") for r in table if r["probe"].startswith("recall.")]
+    recall = aggregate(pooled)
     assert {m.probe for m in recall} == {
         "recall.cloze_train", "recall.cloze_heldout", "recall.question",
         "recall.mcq_letter", "recall.mcq_text",
