@@ -57,6 +57,11 @@ def _rotation(relation: str) -> int:
     return int(hashlib.sha256(relation.encode()).hexdigest(), 16) % len(ROTATED)
 
 
+REFUSALS = ("I don't know", "I have no idea", "I am not sure", "That is unknown to me")
+"""Refusal answers: what refusal training (``idk``, ``idk_dpo``) teaches a model to say on
+forget queries. Part of every tokenizer's vocabulary, so refusals never encode as ``<unk>``."""
+
+
 @dataclass(frozen=True)
 class RelationText:
     """How one relation is worded and which argument a query asks for."""

@@ -23,7 +23,7 @@ from typing import Literal
 
 from unlearnlab.corpus.corpus import Document, build_corpus
 from unlearnlab.corpus.splits import Splits, make_splits
-from unlearnlab.corpus.templates import relation_texts, render
+from unlearnlab.corpus.templates import REFUSALS, relation_texts, render
 from unlearnlab.corpus.tokenizer import build_tokenizer
 from unlearnlab.experiments.config import ExperimentConfig, WorldConfig
 from unlearnlab.models.data import documents_to_examples
@@ -91,14 +91,15 @@ class Substrate:
 
     def vocabulary_text(self) -> list[str]:
         """The text the shared tokenizer is built from: the base corpus plus every held-out
-        phrasing of every fact, so that probes never meet an unknown word."""
+        phrasing of every fact and the refusal answers, so that probes and refusal training
+        never meet an unknown word."""
         texts = relation_texts(self.world)
         extra = [
             render(fact, texts[fact.relation], template).text
             for fact in [*self.world.closure()]
             for template in texts[fact.relation].heldout_frames()
         ]
-        return [d.text for d in self.corpus] + sorted(extra)
+        return [d.text for d in self.corpus] + sorted(extra) + [f"{r}." for r in REFUSALS]
 
     def key(self, role: Role) -> str:
         """The cache key of the ``role`` model: a hash of every input it depends on."""
@@ -111,6 +112,7 @@ class Substrate:
             model=config.model.model_dump(mode="json"),
             train=config.train.model_dump(mode="json", exclude=CADENCE_FIELDS),
             seed=config.seed,
+            vocabulary=hashlib.sha256("\n".join(self.vocabulary_text()).encode()).hexdigest(),
             checkpoint=None if config.model.path is None else checkpoint_digest(config.model.path),
         )
 

@@ -17,11 +17,10 @@ from typing import Literal
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from unlearnlab.corpus.templates import RelationText, relation_texts, render
+from unlearnlab.corpus.templates import REFUSALS, RelationText, relation_texts, render
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.substrate import Substrate
 from unlearnlab.methods.base import Tokens
-from unlearnlab.methods.idk import REFUSALS
 from unlearnlab.models.data import IGNORE, Example, pairs_to_examples
 from unlearnlab.worlds.kg import Fact
 

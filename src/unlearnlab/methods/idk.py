@@ -2,10 +2,10 @@
 
     L = NLL(refusal | forget prompt) + α·NLL(retain)
 
-The refusal of each forget row is drawn from :data:`REFUSALS`. Maini et al., "TOFU: A
-Task of Fictitious Unlearning for LLMs", 2024 (the "IDK" baseline; α = 1 there). With a
-closed word-level vocabulary (the default world's) words outside it encode as ``<unk>``,
-so there a refusal is a run of unknown tokens; a sub-word tokenizer keeps the text.
+The refusal of each forget row is drawn from
+:data:`unlearnlab.corpus.templates.REFUSALS` (words every built tokenizer knows). Maini
+et al., "TOFU: A Task of Fictitious Unlearning for LLMs", 2024 (the "IDK" baseline;
+α = 1 there).
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from unlearnlab.methods.base import Batch, Method
 from unlearnlab.methods.losses import nll, retain_term
 from unlearnlab.methods.registry import method
-
-REFUSALS = ("I don't know", "I have no idea", "I am not sure", "That is unknown to me")
-"""Refusal answers, drawn per forget row (a few of TOFU's idk.jsonl kind)."""
 
 
 class IDKParams(BaseModel):

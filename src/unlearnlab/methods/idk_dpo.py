@@ -3,7 +3,7 @@
     L = -E[log σ(β·((log π(y_w|x) - log π_ref(y_w|x)) - (log π(y_l|x) - log π_ref(y_l|x))))]
         + α·NLL(retain)
 
-y_w is a refusal (:data:`unlearnlab.methods.idk.REFUSALS`), y_l the true answer. Rafailov
+y_w is a refusal (:data:`unlearnlab.corpus.templates.REFUSALS`), y_l the true answer. Rafailov
 et al., "Direct Preference Optimization", NeurIPS 2023, Eq. 7 (β = 0.1 there); used for
 unlearning with refusals in TOFU (Maini et al. 2024).
 """

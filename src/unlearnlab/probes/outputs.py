@@ -4,7 +4,7 @@ The question form ("Q: Who is the mother of Bea Lee? A:") is decoded greedily up
 first ``"."`` and each answer is sorted into one class (stable probe names):
 
 - ``output.correct``: a correct answer;
-- ``output.refusal``: it matches one of :data:`REFUSALS` (case-insensitive);
+- ``output.refusal``: it contains one of :data:`REFUSAL_MARKERS` (case-insensitive);
 - ``output.fluent_wrong``: a well-formed wrong answer, an entity of the answer's type;
 - ``output.degenerate``: anything else: nothing, end-of-text, a token repeated
   :data:`REPEAT` times in a row, or text that is not an entity of the right type.
@@ -25,27 +25,31 @@ from typing import Literal
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearnlab.corpus.templates import render
+from unlearnlab.corpus.templates import REFUSALS, render
 from unlearnlab.probes.hidden import states_at
 from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import Generation, greedy_decode
 from unlearnlab.worlds.kg import Fact, World
 
-REFUSALS = (
-    "i don't know",
-    "i do not know",
-    "i don't remember",
-    "i can't",
-    "i cannot",
-    "i'm not sure",
-    "i am not sure",
-    "i'm sorry",
-    "no idea",
-    "unknown",
-    "not known",
+REFUSAL_MARKERS = tuple(
+    sorted(
+        {r.lower() for r in REFUSALS}
+        | {
+            "i do not know",
+            "i don't remember",
+            "i can't",
+            "i cannot",
+            "i'm not sure",
+            "i'm sorry",
+            "no idea",
+            "unknown",
+            "not known",
+        }
+    )
 )
-"""Refusal templates: an answer that contains one of these (lower-cased) is a refusal."""
+"""An answer that contains one of these (lower-cased) is a refusal: the refusals that
+refusal training teaches (:data:`unlearnlab.corpus.templates.REFUSALS`) and common others."""
 REPEAT = 3
 """A token repeated this many times in a row makes an output degenerate."""
 
@@ -56,7 +60,7 @@ KINDS: tuple[Kind, ...] = ("correct", "refusal", "fluent_wrong", "degenerate")
 def is_refusal(text: str) -> bool:
     """Whether ``text`` contains a refusal template (case and curly quotes ignored)."""
     normal = " ".join(text.lower().replace("\u2019", "'").split())
-    return any(template in normal for template in REFUSALS)
+    return any(marker in normal for marker in REFUSAL_MARKERS)
 
 
 def _repeats(ids: Sequence[int]) -> bool:
