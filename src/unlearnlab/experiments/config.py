@@ -72,7 +72,8 @@ def shipped_experiments() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def _read_yaml(text: str, source: str) -> dict[str, Any]:
+def read_yaml(text: str, source: str) -> dict[str, Any]:
+    """Parse a YAML mapping; a syntax error names ``source``, line and column."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -84,7 +85,8 @@ def _read_yaml(text: str, source: str) -> dict[str, Any]:
     return data
 
 
-def _apply_override(data: dict[str, Any], assignment: str) -> None:
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``--set key.path=value`` to nested ``data`` (the value is read as YAML)."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
         raise UserError(f"--set {assignment!r}: write it as key.path=value, e.g. train.lr=0.001")
@@ -118,9 +120,9 @@ def load_config(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
             f"unknown experiment {name_or_path!r} (known: {', '.join(shipped_experiments())}; "
             "or give the path of a YAML file)"
         )
-    data = _read_yaml(text, source)
+    data = read_yaml(text, source)
     for assignment in overrides:
-        _apply_override(data, assignment)
+        apply_override(data, assignment)
     try:
         config = ExperimentConfig(**data)
     except ValidationError as exc:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from unlearnlab.errors import UserError, from_validation_error
-from unlearnlab.experiments.config import _apply_override, _read_yaml
+from unlearnlab.experiments.config import apply_override, read_yaml
 from unlearnlab.methods.data import ForgetSet
 from unlearnlab.methods.registry import METHODS, get_method
 
@@ -179,9 +179,9 @@ def load_unlearn_config(
             f"unknown unlearn config {name_or_path!r} (known: "
             f"{', '.join(shipped_unlearn_configs())}; or give the path of a YAML file)"
         )
-    data = _read_yaml(text, source)
+    data = read_yaml(text, source)
     for assignment in overrides:
-        _apply_override(data, assignment)
+        apply_override(data, assignment)
     try:
         config = UnlearnFile(**data)
     except ValidationError as exc:

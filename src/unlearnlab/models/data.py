@@ -122,7 +122,7 @@ class RowSource:
         self._ids = [ex.ids for ex in examples]
         self._masks = [ex.loss_mask for ex in examples]
         self._seq_len = seq_len
-        self._pad_id = pad_id
+        self.pad_token_id = pad_id
         self._pack = pack
         self._seed = seed
         self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -154,7 +154,7 @@ class RowSource:
         stream = torch.cat([self._ids[i] for i in order])  # (total,)
         mask = torch.cat([self._masks[i] for i in order])  # (total,)
         room = rows * width + 1
-        stream = torch.nn.functional.pad(stream, (0, room - len(stream)), value=self._pad_id)
+        stream = torch.nn.functional.pad(stream, (0, room - len(stream)), value=self.pad_token_id)
         mask = torch.nn.functional.pad(mask, (0, room - len(mask)), value=False)
         inputs = stream[:-1].view(rows, width)  # (rows, seq)
         labels = stream[1:].masked_fill(~mask[1:], IGNORE).view(rows, width)  # (rows, seq)
@@ -162,7 +162,7 @@ class RowSource:
 
     def _padded(self, order: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         rows, width = len(order), self._seq_len
-        inputs = torch.full((rows, width), self._pad_id, dtype=torch.long)  # (rows, seq)
+        inputs = torch.full((rows, width), self.pad_token_id, dtype=torch.long)  # (rows, seq)
         labels = torch.full((rows, width), IGNORE, dtype=torch.long)  # (rows, seq)
         for row, i in enumerate(order):
             ids, mask = self._ids[i], self._masks[i]

@@ -25,7 +25,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from unlearnlab.corpus.templates import CANONICAL, relation_texts, render
 from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.probes.results import ProbeRow
-from unlearnlab.probes.scoring import _pad, _pad_id
+from unlearnlab.probes.scoring import pad_rows, pad_token_id
 from unlearnlab.worlds.kg import Fact, World
 
 
@@ -74,7 +74,8 @@ def states_at(
     states, logps = [], []
     for start in range(0, len(prompts), batch_size):
         rows = [encode_prompt(tokenizer, p) for p in prompts[start : start + batch_size]]
-        ids, mask, positions = _pad(rows, _pad_id(tokenizer), "left", device)  # (batch, seq)
+        pad = pad_token_id(tokenizer)
+        ids, mask, positions = pad_rows(rows, pad, "left", device)  # each (batch, seq)
         with residual_stream(model) as captured:
             logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
         column = ids.shape[1] - torch.tensor(from_end[start : start + len(rows)], device=device)

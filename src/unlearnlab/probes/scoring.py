@@ -69,7 +69,7 @@ def _device(model: PreTrainedModel) -> torch.device:
     return next(model.parameters()).device
 
 
-def _pad(
+def pad_rows(
     rows: Sequence[Sequence[int]], pad_id: int, side: Side, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pad ``rows`` to one length: ``(ids, attention_mask, position_ids)``, each (batch, seq).
@@ -119,7 +119,7 @@ def answer_logprobs(
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         rows = [[*prompt_ids[i], *answer_ids[i]] for i in chunk]
-        ids, mask, positions = _pad(rows, pad_id, padding_side, device)
+        ids, mask, positions = pad_rows(rows, pad_id, padding_side, device)
         width = ids.shape[1]
         # Logits are needed from the token before the earliest answer start onwards.
         first = min(
@@ -175,7 +175,7 @@ def candidate_logprobs(
         ):
             rows += len(candidate_ids[end])
             end += 1
-        ids, mask, positions = _pad(prompt_ids[start:end], pad_id, "left", device)  # (group, P)
+        ids, mask, positions = pad_rows(prompt_ids[start:end], pad_id, "left", device)  # (group, P)
         out = model(
             input_ids=ids,
             attention_mask=mask,
@@ -188,7 +188,7 @@ def candidate_logprobs(
             [g for g in range(end - start) for _ in candidate_ids[start + g]], device=device
         )  # (rows,)
         flat = [c for group in candidate_ids[start:end] for c in group]
-        cand, cand_mask, _ = _pad(flat, pad_id, "right", device)  # (rows, C)
+        cand, cand_mask, _ = pad_rows(flat, pad_id, "right", device)  # (rows, C)
         logp = first_logp[owner].gather(-1, cand[:, :1])  # (rows, 1)
         if cand.shape[1] > 1:
             cache = getattr(out, cache_name)
@@ -227,13 +227,14 @@ def score_answers(
         model,
         [encode_prompt(tokenizer, p) for p in prompts],
         [encode_answer(tokenizer, a) for a in answers],
-        pad_id=_pad_id(tokenizer),
+        pad_id=pad_token_id(tokenizer),
         batch_size=batch_size,
         padding_side=padding_side,
     )
 
 
-def _pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
+def pad_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The id that pads batches: the tokenizer's pad token, else its eos token."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is None:
         raise UserError("the tokenizer has neither a pad nor an eos token; set tokenizer.pad_token")
@@ -275,13 +276,13 @@ def rank_answers(
     prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
     option_ids = [[encode_answer(tokenizer, o + suffix) for o in opts] for opts in candidates]
     if reuse_prompt:
-        sums = candidate_logprobs(model, prompt_ids, option_ids, pad_id=_pad_id(tokenizer))
+        sums = candidate_logprobs(model, prompt_ids, option_ids, pad_id=pad_token_id(tokenizer))
     else:
         flat = answer_logprobs(
             model,
             [p for p, opts in zip(prompt_ids, option_ids, strict=True) for _ in opts],
             [o for opts in option_ids for o in opts],
-            pad_id=_pad_id(tokenizer),
+            pad_id=pad_token_id(tokenizer),
             batch_size=batch_size,
         )
         sums, offset = [], 0
@@ -340,14 +341,14 @@ def greedy_decode(
     if any(not s for s in stop):
         raise UserError("stop strings must be non-empty")
     model.eval()
-    device, pad, eos = _device(model), _pad_id(tokenizer), tokenizer.eos_token_id
+    device, pad, eos = _device(model), pad_token_id(tokenizer), tokenizer.eos_token_id
     cache_name = _cache_argument(model)
     results: list[Generation] = []
     for start in range(0, len(prompts), batch_size):
         rows = [encode_prompt(tokenizer, p) for p in prompts[start : start + batch_size]]
         if not all(rows):
             raise UserError("a prompt encodes to no tokens; give non-empty prompts")
-        ids, mask, positions = _pad(rows, pad, "left", device)  # each (batch, prompt)
+        ids, mask, positions = pad_rows(rows, pad, "left", device)  # each (batch, prompt)
         generated: list[list[int]] = [[] for _ in rows]
         ended: list[Generation | None] = [None] * len(rows)
         step_ids, step_positions, cache = ids, positions, None
