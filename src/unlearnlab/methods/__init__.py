@@ -11,10 +11,7 @@ import pkgutil
 from unlearnlab.methods.base import Batch, Method, Tokens
 from unlearnlab.methods.registry import METHODS, get_method, method, method_create
 
-_SHARED = {"base", "registry", "losses", "handcase", "data", "config", "loop"}
-
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in _SHARED:
-        importlib.import_module(f"{__name__}.{_module.name}")
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["METHODS", "Batch", "Method", "Tokens", "get_method", "method", "method_create"]
