@@ -90,6 +90,7 @@ def recall_by_ranking(
         [index.candidates(f, world.entity_types) for f, _, _ in items],
         suffix=".",
         batch_size=batch_size,
+        reuse_prompt=True,
     )
     return [
         {
