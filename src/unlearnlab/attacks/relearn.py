@@ -1,0 +1,149 @@
+"""Fine-tuning relearning: a few steps of full fine-tuning on one data source.
+
+Sources: ``forget_folds`` (the "retraining on T" protocol: the measured facts are split
+into ``folds`` seeded folds; each fold is measured after training on the others, so a
+fact is never trained on where it is measured), ``forget`` (the measured facts
+themselves), ``retain`` and ``unrelated`` (the substrate's splits of those names). Rows
+are every training phrasing and the question form of each fact, with loss on the answer
+(:func:`unlearnlab.methods.data.fact_pairs`); plain constant-rate AdamW.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from unlearnlab.attacks.base import Attack, AttackTarget, Curve, CurvePoint, measure
+from unlearnlab.attacks.registry import attack
+from unlearnlab.corpus.templates import relation_texts
+from unlearnlab.errors import UserError
+from unlearnlab.methods.data import batch_rows, fact_pairs, pad_examples, select
+from unlearnlab.methods.losses import nll
+from unlearnlab.models.data import pairs_to_examples
+from unlearnlab.models.factory import load_model, load_tokenizer
+from unlearnlab.models.training import seed_everything
+from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.worlds.kg import Fact
+
+Source = Literal["forget_folds", "forget", "retain", "unrelated"]
+
+
+class RelearnParams(BaseModel):
+    """Relearning data, schedule and optimizer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Source = "forget_folds"
+    """Where the training facts come from (see the module docstring)."""
+    folds: int = Field(2, ge=2)
+    """With source forget_folds: k, the number of folds (train on k - 1, measure one)."""
+    steps: tuple[int, ...] = (0, 1, 2, 4, 8, 16, 32)
+    """Steps at which recall is measured; strictly increasing, from 0."""
+    lr: float = Field(1e-3, gt=0, le=1)
+    """Constant AdamW learning rate (no weight decay)."""
+    batch_size: int = Field(16, ge=1)
+    """Rows per step (seeded epochs of the source's rows)."""
+    grad_clip: float | None = Field(1.0, gt=0)
+    """Clip the global gradient norm; null disables."""
+
+    @field_validator("steps")
+    @classmethod
+    def _schedule(cls, steps: tuple[int, ...]) -> tuple[int, ...]:
+        if not steps or steps[0] != 0 or any(b <= a for a, b in itertools.pairwise(steps)):
+            raise ValueError(f"must start at 0 and strictly increase, got {list(steps)}")
+        return steps
+
+    @model_validator(mode="after")
+    def _folds_only_with_folds(self) -> RelearnParams:
+        if self.source != "forget_folds" and "folds" in self.model_fields_set:
+            raise ValueError(f"folds applies to source forget_folds only, not {self.source}")
+        return self
+
+
+def kfold(facts: Sequence[Fact], k: int, seed: int) -> list[tuple[Fact, ...]]:
+    """``facts`` shuffled with ``seed`` and dealt into ``k`` disjoint, non-empty folds."""
+    if len(facts) < k:
+        raise UserError(f"{k} folds need at least {k} measured facts, got {len(facts)}")
+    order = list(facts)
+    random.Random(f"unlearnlab-folds:{seed}").shuffle(order)
+    return [tuple(order[i::k]) for i in range(k)]
+
+
+@attack("relearn")
+class Relearn(Attack):
+    """Full fine-tuning on a data source; recall measured at the configured steps."""
+
+    Params = RelearnParams
+
+    def run(self, model_dir: Path, target: AttackTarget) -> Curve:
+        """The curve of ``target.facts``; with folds, each point merges the folds' records
+        (every fact measured in the fold that left it out), in ``target.facts`` order."""
+        params: RelearnParams = self.params  # type: ignore[assignment]
+        splits = target.substrate.splits
+        if params.source == "forget_folds":
+            folds = kfold(target.facts, params.folds, target.seed)
+            runs = [
+                ([f for j, other in enumerate(folds) if j != i for f in other], fold)
+                for i, fold in enumerate(folds)
+            ]
+        else:
+            sources = {
+                "forget": target.facts,
+                "retain": splits.retain,
+                "unrelated": splits.unrelated,
+            }
+            runs = [(list(sources[params.source]), target.facts)]
+        by_fact: list[dict[str, list[dict[str, Any]]]] = [defaultdict(list) for _ in params.steps]
+        for train_facts, measured in runs:
+            curve = self._train(model_dir, target, train_facts, measured)
+            for slot, point in zip(by_fact, curve, strict=True):
+                for record in point.records:
+                    slot[record["fact"]].append(record)
+        return [
+            CurvePoint(step, [r for fact in target.facts for r in slot[str(fact)]])
+            for step, slot in zip(params.steps, by_fact, strict=True)
+        ]
+
+    def _train(
+        self,
+        model_dir: Path,
+        target: AttackTarget,
+        train_facts: Sequence[Fact],
+        measured: Sequence[Fact],
+    ) -> Curve:
+        params: RelearnParams = self.params  # type: ignore[assignment]
+        if not train_facts:
+            raise UserError(f"relearn source {params.source} has no facts in this world")
+        tokenizer = load_tokenizer(model_dir)
+        model = load_model(model_dir)
+        index = QueryIndex.build(target.substrate.world)
+        texts = relation_texts(target.substrate.world)
+        pairs = [(p, a) for p, a, _ in fact_pairs(train_facts, texts)]
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        rows = pad_examples(pairs_to_examples(tokenizer, pairs), pad)
+        seed_everything(target.seed)
+        weights = list(model.parameters())
+        optimizer = torch.optim.AdamW(weights, lr=params.lr, weight_decay=0.0)
+        curve = [CurvePoint(0, measure(model, tokenizer, target, measured, index))]
+        model.train()
+        for step in range(params.steps[-1]):
+            picked = batch_rows(len(rows.ids), params.batch_size, step, target.seed, "relearn")
+            batch = select(rows, picked)
+            logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits  # (b, s, v)
+            loss = nll(logits, batch.labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if params.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(weights, params.grad_clip)
+            optimizer.step()
+            if step + 1 in params.steps:
+                records = measure(model, tokenizer, target, measured, index)
+                curve.append(CurvePoint(step + 1, records))
+        return curve

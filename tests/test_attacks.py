@@ -1,0 +1,169 @@
+"""Attacks: the registry, k-fold splits, RTN quantization and recovery metrics by hand, and
+relearning and quantization on tiny trained models (base, oracle)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from unlearnlab.attacks import ATTACKS, AttackTarget, CurvePoint, attack_create
+from unlearnlab.attacks.quantize import quantize_rtn
+from unlearnlab.attacks.recovery import area, recall_matrix, recovery, steps_to, summarize
+from unlearnlab.attacks.relearn import kfold
+from unlearnlab.attacks.run import attack_models
+from unlearnlab.errors import UserError
+from unlearnlab.experiments.config import load_config
+from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
+from unlearnlab.models.store import ModelStore
+from unlearnlab.worlds.kg import Fact
+
+TINY = [
+    "world.params.people=30",
+    "splits.forget=4",
+    "splits.heldout=5",
+    "train.epochs=null",
+    "train.steps=30",
+    "train.batch_size=8",
+    "train.seq_len=32",
+    "model.hidden_size=16",
+    "model.intermediate_size=32",
+    "model.layers=2",
+    "model.heads=2",
+]
+FAST = {"steps": (0, 1, 3), "lr": 1e-2, "batch_size": 8}
+
+
+def test_registry_knows_attacks_and_rejects_bad_parameters() -> None:
+    assert {"relearn", "quantize"} <= set(ATTACKS)
+    with pytest.raises(UserError, match=r"unknown attack 'relearn2' \(known: .*relearn"):
+        attack_create("relearn2")
+    with pytest.raises(UserError, match="lrr: unknown field \\(did you mean 'lr'\\?\\)"):
+        attack_create("relearn", lrr=0.1)
+    with pytest.raises(UserError, match="steps: must start at 0 and strictly increase"):
+        attack_create("relearn", steps=(0, 2, 2))
+    with pytest.raises(UserError, match="folds applies to source forget_folds only"):
+        attack_create("relearn", source="retain", folds=3)
+    with pytest.raises(UserError, match="bits"):
+        attack_create("quantize", bits=3)
+
+
+def test_kfold_never_puts_a_fact_in_two_folds() -> None:
+    facts = [Fact(f"p{i}", "mother", f"q{i}") for i in range(7)]
+    folds = kfold(facts, 3, seed=1)
+    assert sorted(f for fold in folds for f in fold) == sorted(facts)
+    assert all(fold for fold in folds) and kfold(facts, 3, seed=1) == folds
+    for i, fold in enumerate(folds):
+        train = {f for j, other in enumerate(folds) if j != i for f in other}
+        assert not train & set(fold)
+    with pytest.raises(UserError, match="4 folds need at least 4 measured facts, got 3"):
+        kfold(facts[:3], 4, seed=0)
+
+
+def test_rtn_quantization_by_hand() -> None:
+    weight = torch.tensor([[1.0, -0.6, 0.25, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    four = quantize_rtn(weight, 4)  # scale 1/7: 0.25 * 7 = 1.75 -> 2, -4.2 -> -4
+    assert torch.allclose(four[0], torch.tensor([1.0, -4 / 7, 2 / 7, 0.0]))
+    assert torch.equal(four[1], weight[1])
+    grouped = quantize_rtn(weight, 4, group_size=2)  # second group has its own scale
+    assert torch.allclose(grouped[0], torch.tensor([1.0, -4 / 7, 0.25, 0.0]))
+    eight = quantize_rtn(weight, 8)
+    assert (eight - weight).abs().max() <= 0.5 / 127 + 1e-7
+    assert len(torch.unique(quantize_rtn(torch.randn(3, 64), 4)[0])) <= 15
+    with pytest.raises(UserError, match="group_size 3 does not divide a layer's 4 input"):
+        quantize_rtn(weight, 8, group_size=3)
+
+
+def test_recovery_metrics_by_hand() -> None:
+    u = torch.tensor([0.2, 0.5, 0.8], dtype=torch.float64)
+    b = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64)
+    o = torch.tensor([0.0, 0.25, 0.5], dtype=torch.float64)
+    raw, net = recovery(u, b), recovery(u, b, o)
+    assert torch.allclose(raw, torch.tensor([0.0, 0.375, 0.75], dtype=torch.float64))
+    assert torch.allclose(net, torch.tensor([0.0, 0.0625, 0.125], dtype=torch.float64))
+    steps = [0, 1, 3]
+    assert steps_to(raw, steps, 0.5) == 3 and steps_to(raw, steps, 0.9) is None
+    assert area(raw, steps) == pytest.approx((0.375 / 2 + (0.375 + 0.75) / 2 * 2) / 3)
+    assert torch.equal(recovery(b, b), torch.zeros(3, dtype=torch.float64))
+
+
+def _curve(rows: list[list[int]], facts: list[str]) -> list[CurvePoint]:
+    assert all(len(row) == len(facts) for row in rows)
+    return [
+        CurvePoint(
+            step,
+            [{"fact": f, "template": "t", "correct": c} for f, c in zip(facts, row, strict=True)],
+        )
+        for step, row in zip([0, 1], rows, strict=True)
+    ]
+
+
+def test_summary_of_hand_curves_with_intervals() -> None:
+    facts = ["a", "b", "c", "d"]
+    curves = {
+        "unlearned": _curve([[0, 0, 0, 0], [1, 1, 0, 0]], facts),
+        "base": _curve([[1, 1, 1, 1], [1, 1, 1, 1]], facts),
+        "oracle": _curve([[0, 0, 0, 0], [1, 0, 0, 0]], facts),
+    }
+    assert recall_matrix(curves["unlearned"]).tolist() == [[0, 0, 0, 0], [1, 1, 0, 0]]
+    summary = summarize(curves, resamples=200)
+    assert [r.value for r in summary.raw] == [0.0, 0.5]
+    assert [r.value for r in summary.net] == [0.0, 0.25]
+    assert summary.raw_area.value == pytest.approx(0.25)
+    assert summary.steps_to_50 == 1 and summary.steps_to_90 is None
+    assert summary.net_steps_to_50 is None
+    assert summary.raw[1].low <= 0.5 <= summary.raw[1].high and summary.raw[1].n == 4
+    assert summarize(curves, resamples=200) == summary
+    with pytest.raises(UserError, match="oracle curve measures other items"):
+        summarize({**curves, "oracle": _curve([[0, 0, 0], [0, 0, 0]], facts[:3])})
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Substrate, ModelStore, Path, Path]:
+    store = ModelStore(tmp_path_factory.mktemp("store"))
+    substrate = build_substrate(load_config("compositional", TINY))
+    base = train_reference_model(substrate, "base", store, show_progress=False)
+    oracle = train_reference_model(substrate, "oracle", store, show_progress=False)
+    return substrate, store, base, oracle
+
+
+def test_oracle_learns_under_the_forget_set_attack_and_nets_to_zero(tiny) -> None:
+    substrate, store, _, oracle = tiny
+    relearn = attack_create("relearn", source="forget", **FAST)
+    curves = attack_models(relearn, oracle, substrate, store)
+    first, last = curves["oracle"][0].records, curves["oracle"][-1].records
+    probability = [sum(r["probability"] for r in rs) / len(rs) for rs in (first, last)]
+    assert probability[1] > probability[0] + 0.01  # the true answers' share of the mass
+    summary = summarize(curves, resamples=50)
+    assert all(r.value == 0.0 for r in summary.net)
+    assert curves["unlearned"] == curves["oracle"]
+
+
+def test_never_unlearned_model_recovers_nothing_and_runs_are_deterministic(tiny) -> None:
+    substrate, store, base, _ = tiny
+    relearn = attack_create("relearn", source="retain", **FAST)
+    curves = attack_models(relearn, base, substrate, store, seed=3)
+    summary = summarize(curves, resamples=50)
+    assert all(r.value == 0.0 for r in summary.raw + summary.net)
+    assert curves["unlearned"] == curves["base"]  # two separate runs of one model and seed
+
+
+def test_fold_attack_measures_every_fact_once_in_its_held_out_fold(tiny) -> None:
+    substrate, _, base, _ = tiny
+    facts = substrate.splits.forget
+    curve = attack_create("relearn", folds=2, **FAST).run(base, AttackTarget(substrate, facts))
+    assert [p.step for p in curve] == [0, 1, 3]
+    phrasings = len(curve[0].records) // len(facts)
+    for point in curve:
+        assert [r["fact"] for r in point.records][::phrasings] == [str(f) for f in facts]
+    unrelated = attack_create("relearn", source="unrelated", **{**FAST, "steps": (0, 1)})
+    assert len(unrelated.run(base, AttackTarget(substrate, facts))) == 2
+
+
+def test_eight_bit_quantization_barely_changes_recall(tiny) -> None:
+    substrate, _, base, _ = tiny
+    facts = (*substrate.splits.forget, *substrate.splits.retain[:30])
+    before, after = attack_create("quantize", bits=8).run(base, AttackTarget(substrate, facts))
+    changed = recall_matrix([before, after]).diff(dim=0).abs().mean()
+    assert changed <= 0.05  # stated tolerance: at most 5% of items flip
