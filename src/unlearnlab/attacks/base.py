@@ -9,6 +9,7 @@ with the same target and seed runs on the unlearned model, the base model and th
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,14 @@ class AttackTarget:
     """The facts whose recall the curve records (usually the forget targets)."""
     seed: int = 0
     """Seeds data order, folds and torch: equal seeds give identical curves."""
+
+
+def check_schedule(points: tuple[int, ...]) -> tuple[int, ...]:
+    """``points`` if they start at 0 and strictly increase (a params validator's check);
+    a ``ValueError`` otherwise."""
+    if not points or points[0] != 0 or any(b <= a for a, b in itertools.pairwise(points)):
+        raise ValueError(f"must start at 0 and strictly increase, got {list(points)}")
+    return points
 
 
 def measure(

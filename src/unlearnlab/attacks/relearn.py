@@ -10,7 +10,6 @@ are every training phrasing and the question form of each fact, with loss on the
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from unlearnlab.attacks.base import Attack, AttackTarget, Curve, CurvePoint, measure
+from unlearnlab.attacks.base import Attack, AttackTarget, Curve, CurvePoint, check_schedule, measure
 from unlearnlab.attacks.registry import attack
 from unlearnlab.corpus.templates import relation_texts
 from unlearnlab.errors import UserError
@@ -56,9 +55,7 @@ class RelearnParams(BaseModel):
     @field_validator("steps")
     @classmethod
     def _schedule(cls, steps: tuple[int, ...]) -> tuple[int, ...]:
-        if not steps or steps[0] != 0 or any(b <= a for a, b in itertools.pairwise(steps)):
-            raise ValueError(f"must start at 0 and strictly increase, got {list(steps)}")
-        return steps
+        return check_schedule(steps)
 
     @model_validator(mode="after")
     def _folds_only_with_folds(self) -> RelearnParams:

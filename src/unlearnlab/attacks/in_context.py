@@ -1,0 +1,144 @@
+"""In-context relearning: facts stated in the prompt before each query, no weight change.
+
+Each measured fact is queried in its training phrasings after ``n`` context sentences
+(the canonical statement of other facts), for every ``n`` in ``shots``. With source
+``forget_folds`` the context facts come from the other folds of the measured facts (a
+fact never appears in its own context); with ``retain`` they are retain facts, a plain
+few-shot prefix that shows how facts are stated without giving any forgotten one away.
+The context of a fact is a seeded order of its pool, so its first ``n`` grow with ``n``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from unlearnlab.attacks.base import Attack, AttackTarget, Curve, CurvePoint, check_schedule
+from unlearnlab.attacks.registry import attack
+from unlearnlab.attacks.relearn import kfold
+from unlearnlab.corpus.templates import render
+from unlearnlab.errors import UserError
+from unlearnlab.models.factory import load_model, load_tokenizer
+from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.scoring import rank_answers
+from unlearnlab.worlds.kg import Fact
+
+
+class InContextParams(BaseModel):
+    """Where context facts come from and how many precede each query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["forget_folds", "retain"] = "forget_folds"
+    """Other folds of the measured facts, or retain facts (a few-shot prefix)."""
+    folds: int = Field(2, ge=2)
+    """With source forget_folds: k; a fact's context comes from the other k - 1 folds."""
+    shots: tuple[int, ...] = (0, 1, 2, 4, 8)
+    """Context sizes measured (the curve's steps); strictly increasing, from 0."""
+
+    @field_validator("shots")
+    @classmethod
+    def _schedule(cls, shots: tuple[int, ...]) -> tuple[int, ...]:
+        return check_schedule(shots)
+
+
+def statement(fact: Fact, index: QueryIndex) -> str:
+    """``fact`` as its canonical training sentence ("The mother of Bob Lee is Ann Lee.")."""
+    text = index.texts[fact.relation]
+    return render(fact, text, text.training_frames()[0]).text
+
+
+def context_recall(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    target: AttackTarget,
+    contexts: dict[Fact, str],
+    index: QueryIndex,
+) -> list[dict[str, Any]]:
+    """Recall records (as :func:`unlearnlab.probes.knowledge.recall_by_ranking` makes
+    them) of each fact of ``contexts`` in its training phrasings, its context text first."""
+    items = []
+    for fact, context in contexts.items():
+        text = index.texts[fact.relation]
+        for template in text.training_frames():
+            items.append((fact, template.name, context, render(fact, text, template)))
+    world = target.substrate.world
+    rankings = rank_answers(
+        model,
+        tokenizer,
+        [f"{context} {r.prompt}".lstrip() for _, _, context, r in items],
+        [r.answer for *_, r in items],
+        [index.candidates(fact, world.entity_types) for fact, *_ in items],
+        suffix=".",
+        batch_size=256,
+        reuse_prompt=True,
+    )
+    return [
+        {
+            "fact": str(fact),
+            "relation": fact.relation,
+            "template": template,
+            "rank": ranking.rank,
+            "correct": ranking.correct,
+            "probability": ranking.probability,
+            "chance": 1.0 / len(ranking.scores),
+        }
+        for (fact, template, _, _), ranking in zip(items, rankings, strict=True)
+    ]
+
+
+@attack("in_context")
+class InContext(Attack):
+    """Facts placed in the prompt; curve steps are the number of context facts."""
+
+    Params = InContextParams
+
+    def pools(self, target: AttackTarget) -> dict[Fact, list[Fact]]:
+        """Each measured fact's context facts, in seeded order."""
+        params: InContextParams = self.params  # type: ignore[assignment]
+        if params.source == "retain":
+            pool: Sequence[Fact] = target.substrate.splits.retain
+            others = {fact: list(pool) for fact in target.facts}
+        else:
+            folds = kfold(target.facts, params.folds, target.seed)
+            others = {
+                fact: [f for j, other in enumerate(folds) if j != i for f in other]
+                for i, fold in enumerate(folds)
+                for fact in fold
+            }
+        for fact, facts in others.items():
+            random.Random(f"unlearnlab-context:{target.seed}:{fact}").shuffle(facts)
+            if len(facts) < params.shots[-1]:
+                raise UserError(
+                    f"in_context.shots: {params.shots[-1]} context facts asked, but "
+                    f"{fact} has only {len(facts)} in source {params.source}"
+                )
+        return {fact: others[fact] for fact in target.facts}
+
+    def run(self, model_dir: Path, target: AttackTarget) -> Curve:
+        """Recall of ``target.facts`` after 0, ..., ``shots[-1]`` context sentences."""
+        params: InContextParams = self.params  # type: ignore[assignment]
+        tokenizer = load_tokenizer(model_dir)
+        model = load_model(model_dir)
+        index = QueryIndex.build(target.substrate.world)
+        pools = self.pools(target)
+        curve = []
+        for shots in params.shots:
+            contexts = {
+                fact: " ".join(
+                    render(
+                        f, index.texts[f.relation], index.texts[f.relation].training_frames()[0]
+                    ).text
+                    for f in pool[:shots]
+                )
+                for fact, pool in pools.items()
+            }
+            curve.append(
+                CurvePoint(shots, context_recall(model, tokenizer, target, contexts, index))
+            )
+        return curve

@@ -1,0 +1,76 @@
+"""In-context relearning: context pools never hold the queried fact, an empty context is
+plain recall, and shot counts are checked against the pool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unlearnlab.attacks import AttackTarget, attack_create
+from unlearnlab.attacks.base import measure
+from unlearnlab.attacks.in_context import statement
+from unlearnlab.errors import UserError
+from unlearnlab.experiments.config import load_config
+from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
+from unlearnlab.models.factory import load_model, load_tokenizer
+from unlearnlab.models.store import ModelStore
+from unlearnlab.probes.knowledge import QueryIndex
+
+TINY = [
+    "world.params.people=30",
+    "splits.forget=4",
+    "splits.heldout=5",
+    "train.epochs=null",
+    "train.steps=10",
+    "train.batch_size=8",
+    "train.seq_len=32",
+    "model.hidden_size=16",
+    "model.intermediate_size=32",
+    "model.layers=1",
+    "model.heads=2",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Substrate, Path]:
+    substrate = build_substrate(load_config("compositional", TINY))
+    store = ModelStore(tmp_path_factory.mktemp("store"))
+    return substrate, train_reference_model(substrate, "base", store, show_progress=False)
+
+
+def test_bad_parameters_are_user_errors() -> None:
+    with pytest.raises(UserError, match="shots: must start at 0 and strictly increase"):
+        attack_create("in_context", shots=(1, 2))
+    with pytest.raises(UserError, match="unknown field \\(did you mean 'shots'\\?\\)"):
+        attack_create("in_context", shot=(0, 1))
+
+
+def test_fold_contexts_never_hold_the_queried_fact(tiny) -> None:
+    substrate, _ = tiny
+    target = AttackTarget(substrate, substrate.splits.forget, seed=2)
+    attack = attack_create("in_context", shots=(0, 2))
+    pools = attack.pools(target)
+    assert list(pools) == list(substrate.splits.forget)
+    for fact, pool in pools.items():
+        assert fact not in pool and set(pool) <= set(substrate.splits.forget)
+    assert attack.pools(target) == pools
+    retain = attack_create("in_context", source="retain", shots=(0, 3)).pools(target)
+    assert all(set(pool) <= set(substrate.splits.retain) for pool in retain.values())
+    with pytest.raises(UserError, match=r"3 context facts asked, but .* has only 2"):
+        attack_create("in_context", shots=(0, 3)).pools(target)
+
+
+def test_empty_context_is_plain_recall_and_context_is_stated_facts(tiny) -> None:
+    substrate, base = tiny
+    target = AttackTarget(substrate, substrate.splits.forget)
+    curve = attack_create("in_context", shots=(0, 1, 2)).run(base, target)
+    assert [p.step for p in curve] == [0, 1, 2]
+    index = QueryIndex.build(substrate.world)
+    plain = measure(load_model(base), load_tokenizer(base), target, target.facts, index)
+    assert curve[0].records == plain
+    assert [(r["fact"], r["template"]) for r in curve[2].records] == [
+        (r["fact"], r["template"]) for r in plain
+    ]
+    sentence = statement(substrate.splits.forget[0], index)
+    assert sentence.endswith(".") and substrate.splits.forget[0].subject in sentence
