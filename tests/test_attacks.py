@@ -24,12 +24,12 @@ TINY = [
     "splits.forget=4",
     "splits.heldout=5",
     "train.epochs=null",
-    "train.steps=30",
+    "train.steps=10",
     "train.batch_size=8",
     "train.seq_len=32",
     "model.hidden_size=16",
     "model.intermediate_size=32",
-    "model.layers=2",
+    "model.layers=1",
     "model.heads=2",
 ]
 FAST = {"steps": (0, 1, 3), "lr": 1e-2, "batch_size": 8}
