@@ -10,9 +10,16 @@ import torch
 
 from unlearnlab.attacks import ATTACKS, AttackTarget, CurvePoint, attack_create
 from unlearnlab.attacks.quantize import quantize_rtn
-from unlearnlab.attacks.recovery import area, recall_matrix, recovery, steps_to, summarize
+from unlearnlab.attacks.recovery import (
+    area,
+    recall_matrix,
+    recovery,
+    steps_to,
+    summarize,
+    worst_case,
+)
 from unlearnlab.attacks.relearn import kfold
-from unlearnlab.attacks.run import attack_models
+from unlearnlab.attacks.run import ROLES, attack_grid, attack_models
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
@@ -167,3 +174,22 @@ def test_eight_bit_quantization_barely_changes_recall(tiny) -> None:
     before, after = attack_create("quantize", bits=8).run(base, AttackTarget(substrate, facts))
     changed = recall_matrix([before, after]).diff(dim=0).abs().mean()
     assert changed <= 0.05  # stated tolerance: at most 5% of items flip
+
+
+def test_grid_runs_every_combination_and_finds_the_worst_case(tiny) -> None:
+    substrate, store, base, _ = tiny
+    with pytest.raises(UserError, match="bits"):
+        attack_grid("quantize", {}, {"bits": [8, 5]}, base, substrate, store)
+    runs = attack_grid(
+        "quantize", {"group_size": 8}, {"bits": [4, 8]}, base, substrate, store, seeds=(0, 1)
+    )
+    assert [(r.params["bits"], r.seed) for r in runs] == [(4, 0), (4, 1), (8, 0), (8, 1)]
+    assert all(r.params["group_size"] == 8 and set(r.curves) == set(ROLES) for r in runs)
+    facts = ["a", "b"]
+    flat = _curve([[1, 1], [1, 1]], facts)
+    weak = {"unlearned": _curve([[0, 0], [1, 0]], facts), "base": flat, "oracle": flat}
+    strong = {**weak, "unlearned": _curve([[0, 0], [1, 1]], facts)}
+    summaries = [summarize(c, resamples=20) for c in (weak, strong, weak)]
+    assert worst_case(summaries) == 1
+    with pytest.raises(UserError, match="at least one run"):
+        worst_case([])

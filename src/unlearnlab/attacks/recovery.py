@@ -173,3 +173,12 @@ def summarize(
         steps_to(net, steps, 0.5),
         steps_to(net, steps, 0.9),
     )
+
+
+def worst_case(summaries: Sequence[RecoverySummary]) -> int:
+    """Index of the summary with the largest net recovery area (the first of equals): a
+    durability claim must hold against the strongest attack of a grid."""
+    if not summaries:
+        raise UserError("the worst case of a grid needs at least one run")
+    areas = [s.net_area.value for s in summaries]
+    return areas.index(max(areas))
