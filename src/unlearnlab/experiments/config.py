@@ -66,10 +66,35 @@ class ExperimentConfig(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def shipped_configs(*folder: str) -> list[str]:
+    """Names of the YAML configs shipped in ``experiments/configs/<folder...>``."""
+    root = resources.files("unlearnlab.experiments").joinpath("configs", *folder)
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
 def shipped_experiments() -> list[str]:
     """Names of the experiment configs shipped with the package."""
-    folder = resources.files("unlearnlab.experiments").joinpath("configs")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return shipped_configs()
+
+
+def config_source(name_or_path: str, kind: str, *folder: str) -> tuple[str, str]:
+    """``(file name, YAML text)`` of a shipped config (by name, from
+    ``experiments/configs/<folder...>``) or of a YAML file (by path); ``kind`` names the
+    config in errors."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise UserError(f"config file {path} does not exist")
+        return path.name, path.read_text(encoding="utf-8")
+    shipped = shipped_configs(*folder)
+    if name_or_path not in shipped:
+        raise UserError(
+            f"unknown {kind} {name_or_path!r} (known: {', '.join(shipped)}; "
+            "or give the path of a YAML file)"
+        )
+    source = f"{name_or_path}.yaml"
+    root = resources.files("unlearnlab.experiments").joinpath("configs", *folder)
+    return source, root.joinpath(source).read_text(encoding="utf-8")
 
 
 def read_yaml(text: str, source: str) -> dict[str, Any]:
@@ -103,23 +128,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
 def load_config(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """Load a shipped experiment by name or a YAML file by path, apply ``--set``
     overrides, validate."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        if not path.is_file():
-            raise UserError(f"config file {path} does not exist")
-        source, text = path.name, path.read_text(encoding="utf-8")
-    elif name_or_path in shipped_experiments():
-        source = f"{name_or_path}.yaml"
-        text = (
-            resources.files("unlearnlab.experiments")
-            .joinpath("configs", source)
-            .read_text(encoding="utf-8")
-        )
-    else:
-        raise UserError(
-            f"unknown experiment {name_or_path!r} (known: {', '.join(shipped_experiments())}; "
-            "or give the path of a YAML file)"
-        )
+    source, text = config_source(name_or_path, "experiment")
     data = read_yaml(text, source)
     for assignment in overrides:
         apply_override(data, assignment)

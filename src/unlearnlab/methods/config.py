@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from unlearnlab.errors import UserError, from_validation_error
-from unlearnlab.experiments.config import apply_override, read_yaml
+from unlearnlab.errors import from_validation_error
+from unlearnlab.experiments.config import (
+    apply_override,
+    config_source,
+    read_yaml,
+    shipped_configs,
+)
 from unlearnlab.methods.data import ForgetSet
 from unlearnlab.methods.registry import METHODS, get_method
 
@@ -156,8 +159,7 @@ class UnlearnFile(BaseModel):
 
 def shipped_unlearn_configs() -> list[str]:
     """Names of the unlearn configs shipped with the package."""
-    folder = resources.files("unlearnlab.experiments").joinpath("configs", "unlearn")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return shipped_configs("unlearn")
 
 
 def load_unlearn_config(
@@ -165,20 +167,7 @@ def load_unlearn_config(
 ) -> UnlearnFile:
     """Load a shipped unlearn config by name or a YAML file, apply ``--set`` overrides and
     validate everything, each grid combination's parameters included."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        if not path.is_file():
-            raise UserError(f"config file {path} does not exist")
-        source, text = path.name, path.read_text(encoding="utf-8")
-    elif name_or_path in shipped_unlearn_configs():
-        source = f"{name_or_path}.yaml"
-        folder = resources.files("unlearnlab.experiments").joinpath("configs", "unlearn")
-        text = folder.joinpath(source).read_text(encoding="utf-8")
-    else:
-        raise UserError(
-            f"unknown unlearn config {name_or_path!r} (known: "
-            f"{', '.join(shipped_unlearn_configs())}; or give the path of a YAML file)"
-        )
+    source, text = config_source(name_or_path, "unlearn config", "unlearn")
     data = read_yaml(text, source)
     for assignment in overrides:
         apply_override(data, assignment)
