@@ -1,5 +1,7 @@
-"""Attacks on unlearned models: relearning, quantization; one module per attack,
-registered by name with ``@attack``, and recovery metrics net of the oracle.
+"""Attacks on unlearned models: relearning, in-context relearning, quantization; one
+module per attack, registered by name with ``@attack``, run identically on the unlearned
+model, the base model and the oracle (``run``), with recovery metrics net of the oracle
+(``recovery``).
 
 Every module of this package is imported here, so adding an attack is adding one file.
 """

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from unlearnlab.attacks.base import Curve
+from unlearnlab.attacks.run import ROLES
 from unlearnlab.errors import UserError
 from unlearnlab.probes.stats import Rate
 
@@ -107,18 +108,18 @@ class RecoverySummary:
 def _aligned(curves: dict[str, Curve]) -> tuple[list[int], list[str], list[torch.Tensor]]:
     """Steps, each record's fact and the unlearned, base and oracle matrices; a curve that
     does not measure the same items at the same steps is a :class:`UserError`."""
-    missing = {"unlearned", "base", "oracle"} - set(curves)
+    missing = set(ROLES) - set(curves)
     if missing:
         raise UserError(f"recovery needs curves of {', '.join(sorted(missing))} too")
     steps = [p.step for p in curves["unlearned"]]
     items = [(r["fact"], r["template"]) for r in curves["unlearned"][0].records]
-    for role in ("unlearned", "base", "oracle"):
+    for role in ROLES:
         for point in curves[role]:
             if [(r["fact"], r["template"]) for r in point.records] != items:
                 raise UserError(f"the {role} curve measures other items than the unlearned one")
         if [p.step for p in curves[role]] != steps:
             raise UserError(f"the {role} curve has steps other than the unlearned one")
-    matrices = [recall_matrix(curves[role]) for role in ("unlearned", "base", "oracle")]
+    matrices = [recall_matrix(curves[role]) for role in ROLES]
     return steps, [fact for fact, _ in items], matrices
 
 
