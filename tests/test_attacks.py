@@ -3,6 +3,7 @@ relearning and quantization on tiny trained models (base, oracle)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from unlearnlab.attacks.recovery import (
 )
 from unlearnlab.attacks.relearn import kfold
 from unlearnlab.attacks.run import ROLES, attack_grid, attack_models
+from unlearnlab.cli import main
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
@@ -193,3 +195,40 @@ def test_grid_runs_every_combination_and_finds_the_worst_case(tiny) -> None:
     assert worst_case(summaries) == 1
     with pytest.raises(UserError, match="at least one run"):
         worst_case([])
+
+
+def test_attack_command_prints_json_runs_and_rejects_bad_input(tiny, capsys) -> None:
+    _, store, _, _ = tiny
+    experiment_set = "[" + ", ".join(TINY) + "]"
+    common = ["--store", str(store.root), "--set", f"experiment_set={experiment_set}"]
+    main(
+        [
+            "attack",
+            "default",
+            "--attack",
+            "quantize",
+            "--grid",
+            "bits=[4, 8]",
+            "--json",
+            *common,
+            "--set",
+            "unlearn.steps=1",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert [run["params"]["bits"] for run in report["runs"]] == [4, 8]
+    assert report["worst_case"] in (0, 1)
+    assert set(report["runs"][0]["recall"]) == set(ROLES)
+    main(["attack", "default", "--attack", "quantize", *common, "--set", "unlearn.steps=1"])
+    out, err = capsys.readouterr()
+    assert out.count("net recovery") == 1 and len(out.splitlines()) == 4  # header, 2 steps, area
+    assert "worst case: npo" in err
+    for argv, message in (
+        (["--attack", "nope"], "unknown attack 'nope'"),
+        (["--attack", "quantize", "--grid", "bits=4"], "--grid bits: give a non-empty list"),
+        (["--attack", "quantize", "--grid", "bits=[4, 5]"], "bits"),
+        (["--param", "lr"], "--param 'lr': write it as key=value"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["attack", "default", *argv, *common])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from unlearnlab import __version__
+from unlearnlab.cli.attack import attack_command
 from unlearnlab.cli.listing import app as list_app
 from unlearnlab.cli.models import app as models_app
 from unlearnlab.cli.probe import probe_command
@@ -33,6 +34,7 @@ app.command("run")(run)
 app.command("train")(train_command)
 app.command("probe")(probe_command)
 app.command("unlearn")(unlearn_command)
+app.command("attack")(attack_command)
 app.add_typer(models_app, name="models")
 app.add_typer(list_app, name="list")
 
