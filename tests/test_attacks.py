@@ -182,8 +182,10 @@ def test_grid_runs_every_combination_and_finds_the_worst_case(tiny) -> None:
     substrate, store, base, _ = tiny
     with pytest.raises(UserError, match="bits"):
         attack_grid("quantize", {}, {"bits": [8, 5]}, base, substrate, store)
+    one = substrate.splits.forget[:1]
+    grid = {"bits": [4, 8]}
     runs = attack_grid(
-        "quantize", {"group_size": 8}, {"bits": [4, 8]}, base, substrate, store, seeds=(0, 1)
+        "quantize", {"group_size": 8}, grid, base, substrate, store, seeds=(0, 1), facts=one
     )
     assert [(r.params["bits"], r.seed) for r in runs] == [(4, 0), (4, 1), (8, 0), (8, 1)]
     assert all(r.params["group_size"] == 8 and set(r.curves) == set(ROLES) for r in runs)
