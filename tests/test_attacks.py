@@ -95,6 +95,10 @@ def test_recovery_metrics_by_hand() -> None:
     assert steps_to(raw, steps, 0.5) == 3 and steps_to(raw, steps, 0.9) is None
     assert area(raw, steps) == pytest.approx((0.375 / 2 + (0.375 + 0.75) / 2 * 2) / 3)
     assert torch.equal(recovery(b, b), torch.zeros(3, dtype=torch.float64))
+    damaged = torch.tensor([0.5, 0.25, 0.6], dtype=torch.float64)  # a loss is no gain
+    net = recovery(u, b, damaged)
+    assert torch.allclose(net, torch.tensor([0.0, 0.375, 0.625], dtype=torch.float64))
+    assert torch.equal(recovery(damaged, b, damaged), torch.zeros(3, dtype=torch.float64))
 
 
 def _curve(rows: list[list[int]], facts: list[str]) -> list[CurvePoint]:

@@ -5,8 +5,11 @@ With recall ``u_s``, ``b_s``, ``o_s`` of the unlearned model, base and oracle af
 attack steps, and the forgetting gap ``g = b_0 - u_0``:
 
 - raw recovery ``r_s = (u_s - u_0) / g``: the share of the forgotten recall that returns;
-- net recovery ``n_s = ((u_s - u_0) - (o_s - o_0)) / g``: the same, less what the identical
-  attack teaches the oracle, which never knew the facts;
+- net recovery ``n_s = (max(0, u_s - u_0) - max(0, o_s - o_0)) / g``: the gain, less what
+  the identical attack teaches the oracle, which never saw the facts. Losses count as no
+  gain on both sides: an attack that lowers the oracle's recall (relearning one fold can
+  disturb the others) is not credited as recovery, and the oracle attacked as if it were
+  the unlearned model nets exactly 0;
 - steps to 50% / 90%: the first measured step whose recovery reaches that level;
 - area: mean recovery over the attack, the trapezoid area under ``r_s`` divided by the
   step span (1.0: fully recovered from step 0 on).
@@ -48,7 +51,7 @@ def recovery(
     gap = base[0] - unlearned[0]
     gain = unlearned - unlearned[0]  # (points,)
     if oracle is not None:
-        gain = gain - (oracle - oracle[0])
+        gain = gain.clamp(min=0) - (oracle - oracle[0]).clamp(min=0)
     if gap <= 0:
         return torch.zeros_like(gain)
     return gain / gap
