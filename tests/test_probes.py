@@ -15,6 +15,7 @@ from unlearnlab.cli import main
 from unlearnlab.corpus.tokenizer import build_tokenizer
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import build_substrate, train_reference_model
+from unlearnlab.external import external_dataset
 from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.models.factory import build_model
 from unlearnlab.models.store import ModelStore
@@ -35,7 +36,7 @@ from unlearnlab.probes.scoring import Generation, answer_logprobs, candidate_log
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.worlds import Fact, FactRecord, World
 
-EDU_RELAT = Path(__file__).resolve().parents[2] / "shared" / "external" / "edu-relat"
+EDU_RELAT = external_dataset("edu-relat") or Path("edu-relat-not-found")
 SMALL = [
     "world.params.people=30",
     "splits.forget=3",
@@ -116,7 +117,8 @@ def test_entropy_by_hand() -> None:
 
 
 @pytest.mark.skipif(
-    not (EDU_RELAT / "example_for_evaluation.json").is_file(), reason="EDU-RELAT data not found"
+    not (EDU_RELAT / "example_for_evaluation.json").is_file(),
+    reason="EDU-RELAT not found; set UNLEARNLAB_EXTERNAL to the folder holding edu-relat/",
 )
 def test_edu_relat_golden_example() -> None:
     example = json.loads((EDU_RELAT / "example_for_evaluation.json").read_text())
