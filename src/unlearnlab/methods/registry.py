@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
 from unlearnlab.errors import UserError
 from unlearnlab.methods.base import Method
 
@@ -40,8 +38,3 @@ def method_create(name: str, **params: Any) -> Method:
     """Build method ``name`` from its hyper-parameters (validated; defaults filled in)."""
     cls = get_method(name)
     return cls(cls.Params(**params))
-
-
-def resolved_params(name: str, params: dict[str, Any]) -> BaseModel:
-    """The validated hyper-parameter model of ``name`` (pydantic errors propagate)."""
-    return get_method(name).Params(**params)

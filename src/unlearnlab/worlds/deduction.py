@@ -290,7 +290,6 @@ class Grounding:
     ``head -> [body facts]`` with background facts dropped (they always hold)."""
 
     world_base: frozenset[Fact]
-    closure: frozenset[Fact]
     bodies: dict[Fact, list[frozenset[Fact]]]
     witness: dict[tuple[Fact, frozenset[Fact]], tuple[Rule, tuple[Fact, ...]]]
 
@@ -311,7 +310,7 @@ class Grounding:
                     bodies[head].add(premises)
                     witness.setdefault((head, premises), (rule, body))
         ordered = {head: sorted(bs, key=lambda b: sorted(b)) for head, bs in bodies.items()}
-        return Grounding(frozenset(world.base_facts), closure, ordered, witness)
+        return Grounding(frozenset(world.base_facts), ordered, witness)
 
     def cone(self, target: Fact) -> _Cone:
         """The Horn theory of the facts ``target`` depends on."""

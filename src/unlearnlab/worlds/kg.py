@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -262,10 +262,6 @@ class World:
             for rule, relation in unproducible_relations(self.rules, producible)
         ]
 
-    def with_facts(self, records: Sequence[FactRecord]) -> World:
-        """A copy of this world with other stated facts and the same rules and types."""
-        return World(tuple(records), self.rules, dict(self.entity_types), dict(self.metadata))
-
 
 def infer_entity_types(facts: Iterable[Fact]) -> dict[str, str]:
     """Infer entity types from argument positions.
@@ -303,11 +299,3 @@ def infer_entity_types(facts: Iterable[Fact]) -> dict[str, str]:
     if len(shared) == 1:
         names[shared[0]] = "entity"
     return {entity: names[find(slot)] for entity, slot in sorted(slot_of.items())}
-
-
-def facts_by_relation(facts: Iterable[Fact]) -> Mapping[str, list[Fact]]:
-    """Group facts by relation, keeping their order."""
-    grouped: dict[str, list[Fact]] = {}
-    for fact in facts:
-        grouped.setdefault(fact.relation, []).append(fact)
-    return grouped
