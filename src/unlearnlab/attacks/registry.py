@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
 
 from unlearnlab.attacks.base import Attack
-from unlearnlab.errors import UserError, from_validation_error
+from unlearnlab.errors import from_validation_error
+from unlearnlab.registry import Registry
 
-A = TypeVar("A", bound=type[Attack])
-ATTACKS: dict[str, type[Attack]] = {}
+ATTACKS = Registry("attack")
 """Every registered attack class by name."""
-
-
-def attack(name: str) -> Callable[[A], A]:
-    """Class decorator: register an attack under ``name``."""
-
-    def register(cls: A) -> A:
-        if name in ATTACKS:
-            raise RuntimeError(f"attack {name!r} is registered twice")
-        cls.name = name
-        ATTACKS[name] = cls
-        return cls
-
-    return register
+attack = ATTACKS.register
+"""Class decorator: register an attack under a name."""
 
 
 def get_attack(name: str) -> type[Attack]:
     """The attack class registered as ``name``; a :class:`UserError` lists the known ones."""
-    if name not in ATTACKS:
-        raise UserError(f"unknown attack {name!r} (known: {', '.join(sorted(ATTACKS))})")
-    return ATTACKS[name]
+    return ATTACKS.lookup(name)
 
 
 def attack_create(name: str, **params: Any) -> Attack:

@@ -95,10 +95,7 @@ class UnlearnConfig(BaseModel):
     @classmethod
     def _known(cls, name: str) -> str:
         if name not in METHODS:
-            known = ", ".join(sorted(METHODS))
-            raise ValueError(
-                f"unknown method {name!r} (known: {known}; see 'unlearnlab list methods')"
-            )
+            raise ValueError(str(METHODS.unknown(name)))
         return name
 
     @model_validator(mode="after")
