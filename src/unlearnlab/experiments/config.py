@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -23,6 +24,8 @@ from unlearnlab.errors import UserError, from_validation_error
 from unlearnlab.models.factory import ModelSpec
 from unlearnlab.models.training import TrainConfig
 from unlearnlab.worlds.generators import GENERATORS
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class WorldConfig(BaseModel):
@@ -125,17 +128,25 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
 
 
-def load_config(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
-    """Load a shipped experiment by name or a YAML file by path, apply ``--set``
-    overrides, validate."""
-    source, text = config_source(name_or_path, "experiment")
+def load_validated(
+    model: type[M], name_or_path: str, overrides: Sequence[str], kind: str, *folder: str
+) -> tuple[M, str]:
+    """``(config, file name)``: the shipped config or YAML file (see :func:`config_source`)
+    with ``--set`` overrides applied, validated as ``model``."""
+    source, text = config_source(name_or_path, kind, *folder)
     data = read_yaml(text, source)
     for assignment in overrides:
         apply_override(data, assignment)
     try:
-        config = ExperimentConfig(**data)
+        return model(**data), source
     except ValidationError as exc:
-        raise from_validation_error(exc, source, ExperimentConfig) from None
+        raise from_validation_error(exc, source, model) from None
+
+
+def load_config(name_or_path: str, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Load a shipped experiment by name or a YAML file by path, apply ``--set``
+    overrides, validate."""
+    config, source = load_validated(ExperimentConfig, name_or_path, overrides, "experiment")
     if config.world.generator is not None:
         params = GENERATORS[config.world.generator].params
         try:

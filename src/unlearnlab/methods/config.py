@@ -15,12 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from unlearnlab.errors import from_validation_error
-from unlearnlab.experiments.config import (
-    apply_override,
-    config_source,
-    read_yaml,
-    shipped_configs,
-)
+from unlearnlab.experiments.config import load_validated, shipped_configs
 from unlearnlab.methods.data import ForgetSet
 from unlearnlab.methods.registry import METHODS, get_method
 
@@ -164,14 +159,9 @@ def load_unlearn_config(
 ) -> UnlearnFile:
     """Load a shipped unlearn config by name or a YAML file, apply ``--set`` overrides and
     validate everything, each grid combination's parameters included."""
-    source, text = config_source(name_or_path, "unlearn config", "unlearn")
-    data = read_yaml(text, source)
-    for assignment in overrides:
-        apply_override(data, assignment)
-    try:
-        config = UnlearnFile(**data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, source, UnlearnFile) from None
+    config, source = load_validated(
+        UnlearnFile, name_or_path, overrides, "unlearn config", "unlearn"
+    )
     params_model = get_method(config.unlearn.method).Params
     for run in config.unlearn.expand():
         try:
