@@ -15,6 +15,7 @@ from rich.markup import escape
 from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.recovery import recall_matrix, summarize, worst_case
 from unlearnlab.attacks.run import ROLES, attack_grid
+from unlearnlab.cli.options import JsonOption, StoreOption
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import build_substrate
@@ -51,10 +52,8 @@ def attack_command(
     overrides: list[str] = typer.Option(
         [], "--set", help="Override a value of the unlearn config; repeatable."
     ),
-    store: Path | None = typer.Option(
-        None, "--store", help="Model store folder (default: $UNLEARNLAB_HOME/models)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON only."),
+    store: Path | None = StoreOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Unlearn as the config says (cached runs are reused), run the attack on each
     unlearned model, the base model and the oracle, and print recall and recovery per step

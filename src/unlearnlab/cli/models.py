@@ -12,15 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from unlearnlab.cli.options import JsonOption, StoreOption
 from unlearnlab.errors import UserError
 from unlearnlab.models.store import ModelStore, StoreEntry
 
 app = typer.Typer(help="The model store: list, show and prune cached models.", no_args_is_help=True)
 console = Console()
-StoreOption = typer.Option(
-    None, "--store", help="Model store folder (default: $UNLEARNLAB_HOME/models)."
-)
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON only.")
 ROLES = ("base", "oracle", "deep_oracle", "unlearned", "attacked")
 
 

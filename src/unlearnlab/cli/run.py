@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from unlearnlab.cli.options import ExperimentOverrides, StoreOption
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.reference import probe_reference
 from unlearnlab.experiments.substrate import build_substrate, train_reference_model
@@ -29,13 +30,9 @@ def run(
     experiment: str = typer.Argument(
         "compositional", help="Shipped experiment name or path of a YAML config."
     ),
-    overrides: list[str] = typer.Option(
-        [], "--set", help="Override a config value, e.g. --set train.epochs=10; repeatable."
-    ),
+    overrides: list[str] = ExperimentOverrides,
     out: Path = typer.Option(Path("runs"), "--out", help="Folder for run outputs."),
-    store: Path | None = typer.Option(
-        None, "--store", help="Model store folder (default: $UNLEARNLAB_HOME/models)."
-    ),
+    store: Path | None = StoreOption,
     sample: int = typer.Option(400, "--sample", min=1, help="Trained facts to probe."),
 ) -> None:
     """Run an experiment end to end and write its report."""

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from unlearnlab.cli.options import ExperimentOverrides, JsonOption, StoreOption
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import build_substrate, train_reference_model
 from unlearnlab.models.store import ModelStore
@@ -21,13 +22,9 @@ def train_command(
     experiment: str = typer.Argument(
         "compositional", help="Shipped experiment name or path of a YAML config."
     ),
-    overrides: list[str] = typer.Option(
-        [], "--set", help="Override a config value, e.g. --set train.epochs=10; repeatable."
-    ),
-    store: Path | None = typer.Option(
-        None, "--store", help="Model store folder (default: $UNLEARNLAB_HOME/models)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON only."),
+    overrides: list[str] = ExperimentOverrides,
+    store: Path | None = StoreOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Train the base model (all data) and the oracle (without the forget targets)."""
     config = load_config(experiment, overrides)

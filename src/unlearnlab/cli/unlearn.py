@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from unlearnlab.cli.options import JsonOption, StoreOption
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import build_substrate
 from unlearnlab.methods.config import load_unlearn_config
@@ -38,10 +39,8 @@ def unlearn_command(
     overrides: list[str] = typer.Option(
         [], "--set", help="Override a value, e.g. --set unlearn.method=ga; repeatable."
     ),
-    store: Path | None = typer.Option(
-        None, "--store", help="Model store folder (default: $UNLEARNLAB_HOME/models)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON only."),
+    store: Path | None = StoreOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Unlearn the forget set (one run per grid combination); print each step's forget and
     retain loss and where each model is."""

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from unlearnlab.cli.options import JsonOption
 from unlearnlab.errors import UserError
 from unlearnlab.worlds.generators import GENERATORS, generate_world
 from unlearnlab.worlds.io import load_world, save_world
@@ -36,7 +37,6 @@ RulesOption = typer.Option(
 FactsOption = typer.Option(
     [], "--facts", help="More facts files to load (ids get the file stem as prefix)."
 )
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON only.")
 
 
 def _emit_json(data: Any) -> None:
