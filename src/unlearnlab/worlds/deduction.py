@@ -539,16 +539,12 @@ def _fact_json(fact: Fact, world: World) -> dict[str, Any]:
 
 
 def _ordered(facts: Iterable[Fact], world: World) -> list[Fact]:
-    position = _positions(world)
+    position = world.base_positions
     return sorted(facts, key=lambda f: (position.get(f, len(position)), f))
 
 
-def _positions(world: World) -> dict[Fact, int]:
-    return {fact: i for i, fact in enumerate(world.base_facts)}
-
-
 def _sort_sets(sets: Iterable[frozenset[Fact]], world: World) -> tuple[frozenset[Fact], ...]:
-    position = _positions(world)
+    position = world.base_positions
     return tuple(sorted(sets, key=lambda s: (len(s), sorted(position[f] for f in s))))
 
 

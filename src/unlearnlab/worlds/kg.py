@@ -137,6 +137,11 @@ class World:
         return tuple(r.fact for r in self.records if not r.background)
 
     @cached_property
+    def base_positions(self) -> dict[Fact, int]:
+        """Each base fact's position in :attr:`base_facts` (file order)."""
+        return {fact: i for i, fact in enumerate(self.base_facts)}
+
+    @cached_property
     def background_facts(self) -> frozenset[Fact]:
         """Stated facts that always hold and are never removed."""
         return frozenset(r.fact for r in self.records if r.background)
