@@ -94,7 +94,7 @@ def default_target_relations(world: World) -> tuple[str, ...]:
 
 
 def _premises(world: World, fact: Fact, removed: set[Fact]) -> tuple[Fact, ...] | None:
-    tree = world.derivation(fact, without=removed) if removed else world.derivation(fact)
+    tree = world.derivation(fact, without=removed)
     if tree is None:
         return None
     return tuple(sorted(tree.leaves() - world.background_facts))
