@@ -51,11 +51,19 @@ class WorldConfig(BaseModel):
 
 
 class ExperimentConfig(BaseModel):
-    """One experiment: the world, its splits, the corpus recipe, the model and training."""
+    """One experiment: the world, its splits, the corpus recipe, the model and training,
+    and what ``unlearnlab run`` does with them (``kind`` and its ``settings``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
+    kind: str = "unlearn"
+    """The experiment kind ('unlearnlab list experiments'): what a run does."""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    """The kind's own settings (methods, attacks, probes); validated by the kind."""
+    profiles: dict[str, list[str]] = Field(default_factory=dict)
+    """Named sets of ``key=value`` overrides; ``--profile NAME`` applies one before any
+    ``--set`` (the config as written is the ``quick`` profile)."""
     seed: int = 0
     world: WorldConfig = Field(default_factory=WorldConfig)
     splits: SplitConfig = Field(default_factory=SplitConfig)
@@ -128,13 +136,29 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
 
 
+PROFILE_QUICK = "quick"
+"""The profile of a config as written."""
+
+
 def load_validated(
-    model: type[M], name_or_path: str, overrides: Sequence[str], kind: str, *folder: str
+    model: type[M],
+    name_or_path: str,
+    overrides: Sequence[str],
+    kind: str,
+    *folder: str,
+    profile: str = PROFILE_QUICK,
 ) -> tuple[M, str]:
     """``(config, file name)``: the shipped config or YAML file (see :func:`config_source`)
-    with ``--set`` overrides applied, validated as ``model``."""
+    with the ``profile``'s overrides (a ``profiles:`` entry of the file) and then the
+    ``--set`` overrides applied, validated as ``model``."""
     source, text = config_source(name_or_path, kind, *folder)
     data = read_yaml(text, source)
+    if profile != PROFILE_QUICK:
+        profiles = data.get("profiles") or {}
+        if profile not in profiles:
+            known = ", ".join([PROFILE_QUICK, *sorted(profiles)])
+            raise UserError(f"{source}: unknown profile {profile!r} (known: {known})")
+        overrides = [*profiles[profile], *overrides]
     for assignment in overrides:
         apply_override(data, assignment)
     try:
@@ -143,10 +167,24 @@ def load_validated(
         raise from_validation_error(exc, source, model) from None
 
 
-def load_config(name_or_path: str, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """Load a shipped experiment by name or a YAML file by path, apply ``--set``
-    overrides, validate."""
-    config, source = load_validated(ExperimentConfig, name_or_path, overrides, "experiment")
+def load_config(
+    name_or_path: str, overrides: Sequence[str] = (), profile: str = PROFILE_QUICK
+) -> ExperimentConfig:
+    """Load a shipped experiment by name or a YAML file by path, apply the profile's and
+    the ``--set`` overrides, validate (the kind's settings and the world's generator
+    parameters included)."""
+    from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
+
+    config, source = load_validated(
+        ExperimentConfig, name_or_path, overrides, "experiment", profile=profile
+    )
+    if config.kind not in EXPERIMENT_KINDS:
+        raise UserError(f"{source}: kind: {EXPERIMENT_KINDS.unknown(config.kind)}")
+    settings = EXPERIMENT_KINDS[config.kind].Settings
+    try:
+        settings(**config.settings)
+    except ValidationError as exc:
+        raise from_validation_error(exc, source, settings, "settings.") from None
     if config.world.generator is not None:
         params = GENERATORS[config.world.generator].params
         try:

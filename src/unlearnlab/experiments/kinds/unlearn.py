@@ -1,0 +1,338 @@
+"""The unlearning study (kind ``unlearn``): reference models, unlearning methods, the probe
+suite and the attack suite on one world; the default experiment and ``polarity``.
+
+Stages, in three phases (the stages of a phase are independent, so they fan out):
+
+1. ``reference/<role>``: train (or load from the store) the base model, the oracle and
+   the deep oracle, and run the probe suite on each;
+2. ``unlearn/<method>/<forget set>/<grid point>/seed<k>``: unlearn from the base model
+   and run the probe suite on the result;
+3. ``attack/<attack>/<model>``: every attack (each point of its grid, each attack seed)
+   on every unlearned model and on every reference model, recall at each curve point.
+
+Rows follow :mod:`unlearnlab.report.table`; the report sections come from
+:mod:`unlearnlab.report.unlearn`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from unlearnlab.attacks import attack_create
+from unlearnlab.attacks.base import AttackTarget
+from unlearnlab.experiments.config import ExperimentConfig
+from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
+from unlearnlab.experiments.stages import RunContext, Stage
+from unlearnlab.experiments.substrate import Role, Substrate, build_substrate, train_reference_model
+from unlearnlab.methods.config import UnlearnConfig
+from unlearnlab.methods.loop import run_key, unlearn
+from unlearnlab.methods.registry import get_method
+from unlearnlab.models.factory import load_model, load_tokenizer
+from unlearnlab.models.store import ModelStore
+from unlearnlab.probes.results import ProbeRow
+from unlearnlab.probes.suite import SuiteConfig, run_suite
+from unlearnlab.report.section import Section
+from unlearnlab.report.table import as_json, result_rows
+
+REFERENCE_ROLES: tuple[Role, ...] = ("base", "oracle", "deep_oracle")
+
+
+def _grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    keys = sorted(grid)
+    return [
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(grid[k] for k in keys))
+    ]
+
+
+class MethodSpec(BaseModel):
+    """One method of the study, with its hyper-parameters and their grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str
+    """Registered method name ('unlearnlab list methods')."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Hyper-parameters; unset ones take the method's defaults."""
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    """Values to sweep (method parameters or lr, steps, seed); one run per combination."""
+    forget_sets: tuple[Literal["targets", "premises", "deep"], ...] = ("targets", "deep")
+    """Forget sets to unlearn: each gives one run per grid point (``deep``: the target
+    plus its minimum deep-unlearning set)."""
+
+
+class AttackSpec(BaseModel):
+    """One attack of the suite, with its parameters and their grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attack: str
+    """Registered attack name."""
+    label: str | None = None
+    """Name in the report (default: the attack name); unique within the suite."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Attack parameters; unset ones take the attack's defaults."""
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    """Values to sweep; the report gives the worst case (largest recovery) over them."""
+
+    @property
+    def name(self) -> str:
+        """The attack's name in the report."""
+        return self.label or self.attack
+
+
+class UnlearnSettings(BaseModel):
+    """What the unlearning study runs beyond the reference models."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    methods: list[MethodSpec] = Field(default_factory=list)
+    """The methods, each with its grid and forget sets."""
+    loop: dict[str, Any] = Field(default_factory=dict)
+    """Unlearning-loop settings shared by every run (any field of an unlearn config but
+    method, params and grid: adapter, eval_every, forget_batch, ...)."""
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    """Unlearning seeds: every run repeats with each."""
+    references: tuple[Role, ...] = REFERENCE_ROLES
+    """Reference models trained and probed."""
+    probes: SuiteConfig = Field(default_factory=SuiteConfig)
+    """How much the probe suite probes on each model."""
+    attacks: list[AttackSpec] = Field(default_factory=list)
+    """The attack suite, run on every unlearned and every reference model."""
+    attack_seeds: list[int] = Field(default_factory=lambda: [0])
+    """Seeds of each attack (data order, folds)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> UnlearnSettings:
+        for spec in self.methods:
+            for config in self.runs_of(spec, self.seeds[:1]):
+                try:
+                    config.resolved_params()
+                except ValidationError as exc:
+                    raise ValueError(
+                        f"{spec.method}: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}"
+                    ) from None
+        labels = [a.name for a in self.attacks]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"attack labels repeat ({labels}); give each a distinct label")
+        for spec in self.attacks:
+            for point in _grid_points(spec.grid):
+                attack_create(spec.attack, **{**spec.params, **point})
+        return self
+
+    def runs_of(self, spec: MethodSpec, seeds: Sequence[int] | None = None) -> list[UnlearnConfig]:
+        """The unlearn configs of ``spec``: each forget set x grid point x seed (an exact
+        method runs once per seed, on the targets)."""
+        exact = get_method(spec.method).kind == "exact"
+        sets = ("targets",) if exact else spec.forget_sets
+        runs = []
+        for forget_set, seed in itertools.product(sets, seeds or self.seeds):
+            data = {**self.loop, "seed": seed}
+            if exact:
+                data = {"seed": seed}
+            config = UnlearnConfig(
+                method=spec.method,
+                params=spec.params,
+                grid=spec.grid,
+                forget_set=forget_set,
+                **data,
+            )
+            runs.extend(config.expand())
+        return runs
+
+
+_SUBSTRATES: dict[str, Substrate] = {}
+
+
+def substrate_of(config: ExperimentConfig) -> Substrate:
+    """The substrate of ``config``, built once per process."""
+    key = config.digest()
+    if key not in _SUBSTRATES:
+        _SUBSTRATES[key] = build_substrate(config)
+    return _SUBSTRATES[key]
+
+
+def _suite_rows(path: Path, substrate: Substrate, suite: SuiteConfig) -> list[ProbeRow]:
+    model, tokenizer = load_model(path), load_tokenizer(path)
+    return run_suite(model, tokenizer, substrate.world, substrate.splits, suite)
+
+
+def _probe_dicts(rows: Sequence[ProbeRow]) -> list[dict[str, Any]]:
+    return [dict(vars(r)) for r in rows]
+
+
+def reference_stage(
+    config: ExperimentConfig, store_root: str | None, role: Role, suite: SuiteConfig
+) -> list[dict[str, Any]]:
+    """Train (or load) the ``role`` model and return its probe-suite rows."""
+    substrate = substrate_of(config)
+    path = train_reference_model(substrate, role, ModelStore(store_root), show_progress=False)
+    return result_rows(
+        _probe_dicts(_suite_rows(path, substrate, suite)),
+        experiment=config.name,
+        variant="{}",
+        role=role,
+        model=substrate.key(role)[:12],
+        seed=config.seed,
+        config_hash=config.digest(),
+    )
+
+
+def _unlearned_columns(config: ExperimentConfig, run: UnlearnConfig) -> dict[str, Any]:
+    exact = get_method(run.method).kind == "exact"
+    return {
+        "experiment": config.name,
+        "variant": "{}",
+        "role": "oracle" if exact else "unlearned",
+        "method": run.method,
+        "forget_set": run.forget_set,
+        "params": as_json(
+            {**run.resolved_params().model_dump(mode="json"), "lr": run.lr, "steps": run.steps}
+        ),
+        "passed_params": as_json(run.params),
+        "seed": run.seed,
+        "config_hash": config.digest(),
+    }
+
+
+def unlearn_stage(
+    config: ExperimentConfig, store_root: str | None, run: UnlearnConfig, suite: SuiteConfig
+) -> list[dict[str, Any]]:
+    """Unlearn as ``run`` says (or load the run from the store) and return the unlearned
+    model's probe-suite rows."""
+    substrate = substrate_of(config)
+    result = unlearn(substrate, run, ModelStore(store_root))
+    columns = _unlearned_columns(config, run)
+    return result_rows(
+        _probe_dicts(_suite_rows(result.path, substrate, suite)),
+        **columns,
+        model=result.key[:12],
+    )
+
+
+def attack_stage(
+    config: ExperimentConfig,
+    store_root: str | None,
+    model: UnlearnConfig | Role,
+    spec: AttackSpec,
+    seeds: list[int],
+) -> list[dict[str, Any]]:
+    """Every grid point and seed of attack ``spec`` on one model (an unlearning run's
+    result, or a reference model by role): recall of the forget targets at each curve
+    point."""
+    substrate = substrate_of(config)
+    store = ModelStore(store_root)
+    if isinstance(model, UnlearnConfig):
+        path = unlearn(substrate, model, store).path
+        columns = {**_unlearned_columns(config, model), "model": run_key(substrate, model)[:12]}
+    else:
+        path = train_reference_model(substrate, model, store, show_progress=False)
+        columns = {
+            "experiment": config.name,
+            "variant": "{}",
+            "role": model,
+            "model": substrate.key(model)[:12],
+            "seed": config.seed,
+            "config_hash": config.digest(),
+        }
+    rows = []
+    for point, seed in itertools.product(_grid_points(spec.grid), seeds):
+        attack = attack_create(spec.attack, **{**spec.params, **point})
+        curve = attack.run(path, AttackTarget(substrate, tuple(substrate.splits.forget), seed))
+        for curve_point in curve:
+            records = [
+                {
+                    "probe": "attack.recall",
+                    "format": r["template"],
+                    "split": "forget",
+                    "item": r["fact"],
+                    "correct": bool(r["correct"]),
+                    "rank": r.get("rank"),
+                    "probability": r.get("probability"),
+                    "chance": r.get("chance"),
+                    "step": curve_point.step,
+                }
+                for r in curve_point.records
+            ]
+            rows += result_rows(
+                records,
+                **columns,
+                attack=spec.name,
+                attack_params=as_json(attack.params.model_dump(mode="json")),
+                attack_seed=seed,
+            )
+    return rows
+
+
+def _run_name(run: UnlearnConfig) -> str:
+    grid = ",".join(f"{k}={v}" for k, v in sorted(run.params.items()))
+    loop = ",".join(f"{k}={getattr(run, k)}" for k in ("lr", "steps") if getattr(run, k))
+    return "/".join(p for p in (run.method, run.forget_set, grid, loop, f"seed{run.seed}") if p)
+
+
+@experiment_kind("unlearn")
+class UnlearnStudy(ExperimentKind):
+    """Reference models, unlearning methods, probes and attacks on one world."""
+
+    Settings = UnlearnSettings
+
+    def run(self, config: ExperimentConfig, ctx: RunContext) -> list[dict[str, Any]]:
+        """Every stage of the study (see the module docstring)."""
+        settings = UnlearnSettings(**config.settings)
+        store = None if ctx.store_root is None else str(ctx.store_root)
+        rows: list[dict[str, Any]] = []
+        references = [
+            Stage(
+                f"reference/{role}",
+                reference_stage,
+                (config, store, role, settings.probes),
+                cost=180.0,
+            )
+            for role in settings.references
+        ]
+        for stage_rows in ctx.run_stages(references, "reference models"):
+            rows += stage_rows
+        runs = [run for spec in settings.methods for run in settings.runs_of(spec)]
+        unlearned = [run for run in runs if get_method(run.method).kind != "exact"]
+        stages = [
+            Stage(
+                f"unlearn/{_run_name(run)}",
+                unlearn_stage,
+                (config, store, run, settings.probes),
+                cost=20.0,
+            )
+            for run in runs
+        ]
+        for stage_rows in ctx.run_stages(stages, "unlearning"):
+            rows += stage_rows
+        targets: list[UnlearnConfig | Role] = [*unlearned, *settings.references]
+        attacks = [
+            Stage(
+                f"attack/{spec.name}/{t if isinstance(t, str) else _run_name(t)}",
+                attack_stage,
+                (config, store, t, spec, settings.attack_seeds),
+                cost=10.0,
+            )
+            for spec in settings.attacks
+            for t in targets
+        ]
+        for stage_rows in ctx.run_stages(attacks, "attacks"):
+            rows += stage_rows
+        return rows
+
+    def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
+        """The sections of :mod:`unlearnlab.report.unlearn`."""
+        from unlearnlab.report.unlearn import unlearn_sections
+
+        return unlearn_sections(rows, figures)
+
+    def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+        """Per model: direct recall, re-derivation, premise and unrelated retention."""
+        from unlearnlab.report.unlearn import headline_table
+
+        return headline_table(rows)
