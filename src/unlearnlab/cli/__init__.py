@@ -16,7 +16,7 @@ from unlearnlab.cli.attack import attack_command
 from unlearnlab.cli.listing import app as list_app
 from unlearnlab.cli.models import app as models_app
 from unlearnlab.cli.probe import probe_command
-from unlearnlab.cli.run import run
+from unlearnlab.cli.run import report_command, run
 from unlearnlab.cli.train import train_command
 from unlearnlab.cli.unlearn import unlearn_command
 from unlearnlab.cli.world import app as world_app
@@ -31,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(world_app, name="world")
 app.command("run")(run)
+app.command("report")(report_command)
 app.command("train")(train_command)
 app.command("probe")(probe_command)
 app.command("unlearn")(unlearn_command)
@@ -57,6 +58,9 @@ def _root(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # unlearnlab draws its own progress bars
     try:
         app(args=argv, standalone_mode=False)
     except UserError as exc:

@@ -1,29 +1,34 @@
-"""``unlearnlab run``: the main job, end to end, from a fresh checkout.
+"""``unlearnlab run`` (the main job) and ``unlearnlab report`` (rebuild a report).
 
-World -> splits -> exact deep-unlearning sets of the forget targets -> base and oracle
-models (cached; an interrupted run resumes) -> probes -> ``report.md`` and
-``results.json`` in the run folder.
+``run`` validates the whole config first, then runs the kind's stages (cached models are
+reused; finished stages are kept, so re-running after Ctrl-C resumes), and writes into
+``<out>/<id>/``: ``config.yaml`` (as resolved), ``run.json`` (the run record: status,
+stages, git commit, package versions), ``results.parquet`` (the tidy table),
+``report.md``, ``report.html`` and ``figures/`` (PNG and SVG). It ends by printing the
+headline table and the report's path.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from unlearnlab.cli.options import ExperimentOverrides, StoreOption
-from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.reference import probe_reference
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
-from unlearnlab.io import write_atomic, write_json_atomic
-from unlearnlab.models.store import ModelStore
-from unlearnlab.report.reference import headline_rows, reference_report
-from unlearnlab.worlds.io import save_world
+from unlearnlab.experiments.config import PROFILE_QUICK, load_config
+from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
+from unlearnlab.experiments.stages import RunContext
+from unlearnlab.io import write_atomic
+from unlearnlab.report.record import RunRecord, git_state, now, package_versions
+from unlearnlab.report.table import read_results, write_results
+from unlearnlab.report.writer import write_report
 
-console = Console()
+console = Console(stderr=True)
 
 
 def run(
@@ -31,42 +36,85 @@ def run(
         "compositional", help="Shipped experiment name or path of a YAML config."
     ),
     overrides: list[str] = ExperimentOverrides,
-    out: Path = typer.Option(Path("runs"), "--out", help="Folder for run outputs."),
+    profile: str = typer.Option(
+        PROFILE_QUICK, "--profile", help="quick (the config as written) or a profile it names."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="Your own unlearned model folder (durability: settings.model)."
+    ),
+    out: Path = typer.Option(Path("runs"), "--out", help="Parent folder of run folders."),
     store: Path | None = StoreOption,
-    sample: int = typer.Option(400, "--sample", min=1, help="Trained facts to probe."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Fan stages out over this Ray cluster ('local': start one)."
+    ),
 ) -> None:
     """Run an experiment end to end and write its report."""
-    config = load_config(experiment, overrides)
-    run_dir = out / config.name
-    substrate = build_substrate(config)
-    world, splits = substrate.world, substrate.splits
-    save_world(world, run_dir / "world")
-    splits.save(run_dir / "splits.json")
+    if model is not None:
+        overrides = [*overrides, f"settings.model={model.resolve()}"]
+    config = load_config(experiment, overrides, profile)
+    kind = EXPERIMENT_KINDS[config.kind]()
+    run_id = config.name if profile == PROFILE_QUICK else f"{config.name}-{profile}"
+    run_dir = out / run_id
+    record = RunRecord(
+        experiment=experiment,
+        profile=profile,
+        overrides=list(overrides),
+        config=config.model_dump(mode="json"),
+        config_hash=config.digest(),
+        started=now(),
+        git=git_state(),
+        packages=package_versions(),
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_dir / "config.yaml", yaml.safe_dump(record.config, sort_keys=False))
+    record.save(run_dir)
+    ctx = RunContext(run_dir, store_root=store, ray_address=ray_address, console=console)
+    began = time.perf_counter()
+    console.print(f"[bold]{escape(run_id)}[/]: kind {config.kind}, writing {escape(str(run_dir))}")
+    try:
+        rows = kind.run(config, ctx)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        _finish(record, ctx, began, "interrupted" if interrupted else "failed", exc)
+        record.save(run_dir)
+        raise
+    write_results(run_dir / "results.parquet", rows)
+    _finish(record, ctx, began, "complete", None)
+    record.save(run_dir)
+    path = write_report(record, rows, run_dir)
+    _print_headline(kind.headline(rows), config.name)
     console.print(
-        f"[bold]{escape(config.name)}[/]: {len(world.base_facts)} base facts, "
-        f"{len(world.derived_facts)} derived, {len(splits.forget)} forget targets, "
-        f"{len(splits.heldout)} held-out composites"
+        f"{len(ctx.computed)} stages computed, {len(ctx.loaded)} reused, "
+        f"{record.seconds:.0f} s. report: [bold]{escape(str(path))}[/]"
     )
-    deep_sets = [world.minimal_deep_unlearning_sets(t) for t in splits.forget]
-    models = ModelStore(store)
-    results = []
-    for role in ("base", "oracle"):
-        path = train_reference_model(substrate, role, models)
-        console.print(f"probing the {role} model ({escape(str(path))})")
-        results.append(probe_reference(substrate, role, path, sample=sample, seed=config.seed))
-    write_json_atomic(
-        run_dir / "results.json",
-        {
-            "config": config.model_dump(mode="json"),
-            "config_digest": config.digest(),
-            "deep_unlearning": [d.to_dict(world) for d in deep_sets],
-            "models": [r.to_dict() for r in results],
-        },
-    )
-    report = reference_report(substrate, deep_sets, results)
-    write_atomic(run_dir / "report.md", report)
-    table = Table("measure", *(r.role for r in results), title=f"{config.name}: reference models")
-    for row in headline_rows(results):
-        table.add_row(*row)
-    console.print(table)
-    console.print(f"report: [bold]{escape(str(run_dir / 'report.md'))}[/]")
+
+
+def _finish(
+    record: RunRecord, ctx: RunContext, began: float, status: str, error: BaseException | None
+) -> None:
+    record.status = status  # type: ignore[assignment]
+    record.finished = now()
+    record.seconds = time.perf_counter() - began
+    record.stages_computed = list(ctx.computed)
+    record.stages_loaded = list(ctx.loaded)
+    record.error = None if error is None else f"{type(error).__name__}: {error}"
+
+
+def _print_headline(headline: tuple[list[str], list[list[str]]], title: str) -> None:
+    columns, rows = headline
+    table = Table(*columns, title=escape(title))
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    Console().print(table)
+
+
+def report_command(
+    run_dir: Path = typer.Argument(..., help="A run folder (holds run.json, results.parquet)."),
+) -> None:
+    """Rebuild a run's report (tables, figures, verdicts) from its results alone."""
+    record = RunRecord.load(run_dir)
+    rows = read_results(run_dir / "results.parquet")
+    path = write_report(record, rows, run_dir)
+    kind = EXPERIMENT_KINDS.lookup(record.config.get("kind", "unlearn"))()
+    _print_headline(kind.headline(rows), record.config["name"])
+    console.print(f"report: [bold]{escape(str(path))}[/]")

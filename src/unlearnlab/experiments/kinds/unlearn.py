@@ -110,6 +110,11 @@ class UnlearnSettings(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> UnlearnSettings:
         for spec in self.methods:
+            if get_method(spec.method).kind == "exact":
+                raise ValueError(
+                    f"methods: {spec.method} is the oracle, which every run trains as a "
+                    "reference model; list it under references instead"
+                )
             for config in self.runs_of(spec, self.seeds[:1]):
                 try:
                     config.resolved_params()
@@ -126,15 +131,10 @@ class UnlearnSettings(BaseModel):
         return self
 
     def runs_of(self, spec: MethodSpec, seeds: Sequence[int] | None = None) -> list[UnlearnConfig]:
-        """The unlearn configs of ``spec``: each forget set x grid point x seed (an exact
-        method runs once per seed, on the targets)."""
-        exact = get_method(spec.method).kind == "exact"
-        sets = ("targets",) if exact else spec.forget_sets
+        """The unlearn configs of ``spec``: each forget set x grid point x seed."""
         runs = []
-        for forget_set, seed in itertools.product(sets, seeds or self.seeds):
+        for forget_set, seed in itertools.product(spec.forget_sets, seeds or self.seeds):
             data = {**self.loop, "seed": seed}
-            if exact:
-                data = {"seed": seed}
             config = UnlearnConfig(
                 method=spec.method,
                 params=spec.params,
@@ -184,11 +184,10 @@ def reference_stage(
 
 
 def _unlearned_columns(config: ExperimentConfig, run: UnlearnConfig) -> dict[str, Any]:
-    exact = get_method(run.method).kind == "exact"
     return {
         "experiment": config.name,
         "variant": "{}",
-        "role": "oracle" if exact else "unlearned",
+        "role": "unlearned",
         "method": run.method,
         "forget_set": run.forget_set,
         "params": as_json(
@@ -298,7 +297,6 @@ class UnlearnStudy(ExperimentKind):
         for stage_rows in ctx.run_stages(references, "reference models"):
             rows += stage_rows
         runs = [run for spec in settings.methods for run in settings.runs_of(spec)]
-        unlearned = [run for run in runs if get_method(run.method).kind != "exact"]
         stages = [
             Stage(
                 f"unlearn/{_run_name(run)}",
@@ -310,7 +308,7 @@ class UnlearnStudy(ExperimentKind):
         ]
         for stage_rows in ctx.run_stages(stages, "unlearning"):
             rows += stage_rows
-        targets: list[UnlearnConfig | Role] = [*unlearned, *settings.references]
+        targets: list[UnlearnConfig | Role] = [*runs, *settings.references]
         attacks = [
             Stage(
                 f"attack/{spec.name}/{t if isinstance(t, str) else _run_name(t)}",
