@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> None:
 
     hf_logging.disable_progress_bar()  # unlearnlab draws its own progress bars
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if code == 130:  # click turns Ctrl-C into this exit code in non-standalone mode
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UserError as exc:
         _stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)

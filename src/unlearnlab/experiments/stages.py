@@ -107,9 +107,7 @@ class RunContext:
                 todo.append(i)
         if todo:
             with self._progress() as progress:
-                task = progress.add_task(
-                    title, total=sum(stages[i].cost for i in todo), current=""
-                )
+                task = progress.add_task(title, total=sum(stages[i].cost for i in todo), current="")
                 for i, rows in self._execute([stages[i] for i in todo], todo, progress, task):
                     write_results(self.stage_path(stages[i]), rows)
                     self.computed.append(stages[i].name)

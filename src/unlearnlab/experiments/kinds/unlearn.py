@@ -21,17 +21,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.base import AttackTarget
+from unlearnlab.errors import UserError, from_validation_error
 from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.experiments.substrate import Role, Substrate, build_substrate, train_reference_model
-from unlearnlab.methods.config import UnlearnConfig
+from unlearnlab.methods.config import LOOP_GRID_FIELDS, UnlearnConfig
 from unlearnlab.methods.loop import run_key, unlearn
-from unlearnlab.methods.registry import get_method
+from unlearnlab.methods.registry import METHODS, get_method
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.results import ProbeRow
@@ -65,6 +66,29 @@ class MethodSpec(BaseModel):
     """Forget sets to unlearn: each gives one run per grid point (``deep``: the target
     plus its minimum deep-unlearning set)."""
 
+    @field_validator("method")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in METHODS:
+            raise ValueError(str(METHODS.unknown(name)))
+        if METHODS[name].kind == "exact":
+            raise ValueError(
+                f"{name} is the oracle, which every run trains as a reference model; "
+                "list it under references instead"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _params(self) -> MethodSpec:
+        params = get_method(self.method).Params
+        for point in _grid_points(self.grid):
+            values = {k: v for k, v in point.items() if k not in LOOP_GRID_FIELDS}
+            try:
+                params(**{**self.params, **values})
+            except ValidationError as exc:
+                raise ValueError(str(from_validation_error(exc, self.method, params))) from None
+        return self
+
 
 class AttackSpec(BaseModel):
     """One attack of the suite, with its parameters and their grid."""
@@ -84,6 +108,15 @@ class AttackSpec(BaseModel):
     def name(self) -> str:
         """The attack's name in the report."""
         return self.label or self.attack
+
+    @model_validator(mode="after")
+    def _params(self) -> AttackSpec:
+        try:
+            for point in _grid_points(self.grid):
+                attack_create(self.attack, **{**self.params, **point})
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class UnlearnSettings(BaseModel):
@@ -110,24 +143,10 @@ class UnlearnSettings(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> UnlearnSettings:
         for spec in self.methods:
-            if get_method(spec.method).kind == "exact":
-                raise ValueError(
-                    f"methods: {spec.method} is the oracle, which every run trains as a "
-                    "reference model; list it under references instead"
-                )
-            for config in self.runs_of(spec, self.seeds[:1]):
-                try:
-                    config.resolved_params()
-                except ValidationError as exc:
-                    raise ValueError(
-                        f"{spec.method}: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}"
-                    ) from None
+            self.runs_of(spec, self.seeds[:1])
         labels = [a.name for a in self.attacks]
         if len(set(labels)) != len(labels):
             raise ValueError(f"attack labels repeat ({labels}); give each a distinct label")
-        for spec in self.attacks:
-            for point in _grid_points(spec.grid):
-                attack_create(spec.attack, **{**spec.params, **point})
         return self
 
     def runs_of(self, spec: MethodSpec, seeds: Sequence[int] | None = None) -> list[UnlearnConfig]:

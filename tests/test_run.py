@@ -1,0 +1,132 @@
+"""The main job end to end on a tiny world: report, resumption, reuse, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny import TINY_RUN
+
+from unlearnlab.attacks.quantize import Quantize
+from unlearnlab.cli import main
+from unlearnlab.report.record import RunRecord
+from unlearnlab.report.table import read_results
+
+pytestmark = pytest.mark.slow
+
+
+def _run(out: Path, store: Path, *extra: str) -> None:
+    args = [a for item in TINY_RUN for a in ("--set", item)]
+    main(["run", "compositional", *args, *extra, "--out", str(out), "--store", str(store)])
+
+
+def _exit_code(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    return caught.value.code
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Path, Path]:
+    """One uninterrupted tiny run: (run folder, model store)."""
+    root = tmp_path_factory.mktemp("run")
+    _run(root / "runs", root / "store")
+    return root / "runs" / "compositional", root / "store"
+
+
+def _sorted(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+def test_run_writes_the_report_and_its_parts(finished) -> None:
+    run_dir, _ = finished
+    for name in ("report.md", "report.html", "results.parquet", "config.yaml", "run.json"):
+        assert (run_dir / name).is_file(), name
+    record = RunRecord.load(run_dir)
+    assert record.status == "complete"
+    assert record.packages["torch"].startswith("2.")
+    assert record.stages_computed and not record.stages_loaded
+    report = (run_dir / "report.md").read_text()
+    for title in (
+        "Compositional re-derivation",
+        "Negative versus positive training",
+        "Durability",
+        "Evaluation validity",
+    ):
+        assert f"## {title}" in report
+    for figure in ("rederivation", "forget_retain", "recovery_curves", "formats"):
+        for suffix in ("png", "svg"):
+            assert (run_dir / "figures" / f"{figure}.{suffix}").stat().st_size > 1000
+    rows = read_results(run_dir / "results.parquet")
+    roles = {r["role"] for r in rows}
+    assert roles == {"base", "oracle", "deep_oracle", "unlearned"}
+    assert {r["attack"] for r in rows} == {None, "quantize", "relearn"}
+    for row in rows:
+        if row["value"] is None and row["chance"] is not None:
+            assert 0 < row["chance"] <= 1
+
+
+def test_report_rebuilds_from_results_alone(finished, tmp_path) -> None:
+    run_dir, _ = finished
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("run.json", "results.parquet"):
+        (copy / name).write_bytes((run_dir / name).read_bytes())
+    main(["report", str(copy)])
+    assert (copy / "report.md").read_text() == (run_dir / "report.md").read_text()
+    assert (copy / "figures" / "recovery_curves.png").is_file()
+
+
+def test_second_run_reuses_every_stage(finished) -> None:
+    run_dir, store = finished
+    before = read_results(run_dir / "results.parquet")
+    _run(run_dir.parent, store)
+    record = RunRecord.load(run_dir)
+    assert record.stages_loaded and not record.stages_computed
+    assert read_results(run_dir / "results.parquet") == before
+
+
+def test_interrupted_run_resumes_to_the_same_results(finished, tmp_path, monkeypatch) -> None:
+    reference, store = finished
+    original = Quantize.run
+
+    def interrupted(self, model_dir, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Quantize, "run", interrupted)
+    out = tmp_path / "runs"
+    args = [a for item in TINY_RUN for a in ("--set", item)]
+    argv = ["run", "compositional", *args, "--out", str(out), "--store", str(store)]
+    assert _exit_code(argv) == 130
+    run_dir = out / "compositional"
+    record = RunRecord.load(run_dir)
+    assert record.status == "interrupted"
+    assert not (run_dir / "results.parquet").exists()
+    finished_first = set(record.stages_computed)
+    assert {"reference/base", "reference/oracle", "reference/deep_oracle"} <= finished_first
+    monkeypatch.setattr(Quantize, "run", original)
+    _run(out, store)
+    resumed = RunRecord.load(run_dir)
+    assert resumed.status == "complete"
+    assert finished_first <= set(resumed.stages_loaded)
+    assert not finished_first & set(resumed.stages_computed)
+    assert _sorted(read_results(run_dir / "results.parquet")) == _sorted(
+        read_results(reference / "results.parquet")
+    )
+
+
+def test_bad_config_fails_before_any_training(tmp_path, capsys) -> None:
+    store = tmp_path / "store"
+    argv = ["run", "compositional", "--set", "settings.methods=[{method: npo2}]"]
+    assert _exit_code([*argv, "--out", str(tmp_path / "runs"), "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert "settings.methods.0" in err and "unknown method 'npo2'" in err
+    assert not store.exists() and not (tmp_path / "runs").exists()
+    argv = ["run", "compositional", "--set", "settings.probes.smaple=3"]
+    assert _exit_code([*argv, "--out", str(tmp_path / "runs")]) == 2
+    assert "settings.probes.smaple: unknown field (did you mean 'sample'?)" in (
+        capsys.readouterr().err
+    )
+    assert _exit_code(["run", "compositional", "--profile", "huge"]) == 2
+    assert "unknown profile 'huge' (known: quick, full)" in capsys.readouterr().err
