@@ -122,6 +122,13 @@ def rederivation_section(rows: Sequence[dict[str, Any]], figures: Path) -> Secti
     ]
     direct_probe = MEASURES["direct recall"]
     cot_probe = MEASURES["CoT re-derivation"]
+    known = base is not None and index.rate(base, *direct_probe) is not None
+    if known and chance is not None and index.rate(base, *direct_probe).low <= chance:
+        text.append(
+            f"- The base model recalls {short(index.rate(base, *direct_probe))} of the targets, "
+            f"not above chance ({_pct(chance)}): there is nothing to forget, so no method's "
+            "numbers below can show forgetting."
+        )
     if oracle is not None:
         ocot = index.rate(oracle, *cot_probe)
         if rederived(ocot):
