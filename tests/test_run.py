@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
-from tiny import TINY_RUN
 
+from tiny import TINY_RUN
 from unlearnlab.attacks.quantize import Quantize
 from unlearnlab.cli import main
 from unlearnlab.report.record import RunRecord
@@ -130,3 +132,55 @@ def test_bad_config_fails_before_any_training(tmp_path, capsys) -> None:
     )
     assert _exit_code(["run", "compositional", "--profile", "huge"]) == 2
     assert "unknown profile 'huge' (known: quick, full)" in capsys.readouterr().err
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("UNLEARNLAB_REQUIRE_BROWSER"):
+            pytest.fail("chromium is not installed (apt-get install chromium); .ci/run does it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def test_html_report_opens_in_headless_chromium(finished) -> None:
+    from playwright.sync_api import sync_playwright
+
+    run_dir, _ = finished
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=_chromium(),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((run_dir / "report.html").resolve().as_uri(), wait_until="load")
+        loaded = page.evaluate(
+            "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
+        )
+        shot = run_dir / "screenshot.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert len(loaded) == 4 and all(loaded)
+    assert errors == []
+    assert shot.stat().st_size > 10_000
+
+
+def test_ray_fan_out_gives_the_local_results(finished, tmp_path) -> None:
+    pytest.importorskip("ray")
+    reference, store = finished
+    _run(tmp_path / "runs", store, "--ray-address", "local")
+    record = RunRecord.load(tmp_path / "runs" / "compositional")
+    assert record.status == "complete" and not record.stages_loaded
+    assert _sorted(read_results(tmp_path / "runs" / "compositional" / "results.parquet")) == (
+        _sorted(read_results(reference / "results.parquet"))
+    )

@@ -78,6 +78,8 @@ def run(
         _finish(record, ctx, began, "interrupted" if interrupted else "failed", exc)
         record.save(run_dir)
         raise
+    finally:
+        ctx.close()
     write_results(run_dir / "results.parquet", rows)
     _finish(record, ctx, began, "complete", None)
     record.save(run_dir)

@@ -85,6 +85,7 @@ class RunContext:
         """Names of the stages this context computed (not loaded from cache)."""
         self.loaded: list[str] = []
         """Names of the stages loaded from cache."""
+        self._ray_started = False
 
     def stage_path(self, stage: Stage) -> Path:
         """The cache file of ``stage``'s rows."""
@@ -138,22 +139,43 @@ class RunContext:
                 progress.update(task, current=f"{stage.name} ({time.perf_counter() - began:.0f}s)")
                 yield i, rows
             return
-        yield from _ray_execute(self.ray_address, stages, indices, progress, task)
+        self._ray_started = _ray_start(self.ray_address) or self._ray_started
+        yield from _ray_execute(stages, indices, progress, task)
+
+    def close(self) -> None:
+        """Shut down the Ray instance this context started, if any."""
+        if self._ray_started:
+            import ray
+
+            ray.shutdown()
+            self._ray_started = False
 
 
-def _ray_execute(
-    address: str, stages: list[Stage], indices: list[int], progress: Progress, task: Any
-) -> Any:
-    """Run ``stages`` as Ray tasks on the cluster at ``address`` (``local`` starts one on
-    this machine); yield ``(index, rows)`` as each finishes."""
+def _ray_start(address: str) -> bool:
+    """Connect to the Ray cluster at ``address`` (``local``: start one on this machine)
+    unless connected; whether this call started the connection."""
     try:
         import ray
     except ImportError:
         raise UserError(
             "--ray-address needs Ray: pip install 'unlearnlab[ray]' (or pip install ray)"
         ) from None
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        return False
+    try:
         ray.init(address=None if address == "local" else address, include_dashboard=False)
+    except ConnectionError as exc:
+        raise UserError(
+            f"--ray-address {address}: cannot connect ({exc}); start the cluster with "
+            "'ray start --head' or use --ray-address local"
+        ) from None
+    return True
+
+
+def _ray_execute(stages: list[Stage], indices: list[int], progress: Progress, task: Any) -> Any:
+    """Run ``stages`` as Ray tasks; yield ``(index, rows)`` as each finishes."""
+    import ray
+
     remote = {}
     for i, stage in zip(indices, stages, strict=True):
         ref = ray.remote(stage.fn).options(name=_slug(stage.name)).remote(*stage.args)
