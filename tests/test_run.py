@@ -184,3 +184,25 @@ def test_ray_fan_out_gives_the_local_results(finished, tmp_path) -> None:
     assert _sorted(read_results(tmp_path / "runs" / "compositional" / "results.parquet")) == (
         _sorted(read_results(reference / "results.parquet"))
     )
+
+
+def test_durability_of_your_own_model(finished, tmp_path, capsys) -> None:
+    _, store = finished
+    sidecars = [p for p in store.rglob("unlearnlab.json") if '"unlearned"' in p.read_text()]
+    own = sidecars[0].parent
+    settings = [
+        item for item in TINY_RUN if not item.startswith(("settings.methods", "settings.loop"))
+    ]
+    args = [a for item in settings for a in ("--set", item)]
+    out = tmp_path / "runs"
+    main(
+        ["run", "durability", "--model", str(own), *args, "--out", str(out), "--store", str(store)]
+    )
+    report = (out / "durability" / "report.md").read_text()
+    assert report.index("## Durability") < report.index("## Compositional re-derivation")
+    assert f"| {own.name} | quantize |" in report
+    argv = ["run", "durability", *args, "--out", str(out)]
+    assert _exit_code(argv) == 2
+    assert "settings.model: give your unlearned model's folder: --model PATH" in (
+        capsys.readouterr().err
+    )

@@ -35,7 +35,6 @@ from unlearnlab.methods.loop import run_key, unlearn
 from unlearnlab.methods.registry import METHODS, get_method
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
-from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.report.section import Section
 from unlearnlab.report.table import as_json, result_rows
@@ -176,12 +175,10 @@ def substrate_of(config: ExperimentConfig) -> Substrate:
     return _SUBSTRATES[key]
 
 
-def _suite_rows(path: Path, substrate: Substrate, suite: SuiteConfig) -> list[ProbeRow]:
+def suite_rows(path: Path, substrate: Substrate, suite: SuiteConfig) -> list[dict[str, Any]]:
+    """The probe suite on the model in ``path``, as dicts of probe columns."""
     model, tokenizer = load_model(path), load_tokenizer(path)
-    return run_suite(model, tokenizer, substrate.world, substrate.splits, suite)
-
-
-def _probe_dicts(rows: Sequence[ProbeRow]) -> list[dict[str, Any]]:
+    rows = run_suite(model, tokenizer, substrate.world, substrate.splits, suite)
     return [dict(vars(r)) for r in rows]
 
 
@@ -192,13 +189,8 @@ def reference_stage(
     substrate = substrate_of(config)
     path = train_reference_model(substrate, role, ModelStore(store_root), show_progress=False)
     return result_rows(
-        _probe_dicts(_suite_rows(path, substrate, suite)),
-        experiment=config.name,
-        variant="{}",
-        role=role,
-        model=substrate.key(role)[:12],
-        seed=config.seed,
-        config_hash=config.digest(),
+        suite_rows(path, substrate, suite),
+        **reference_columns(config, substrate, role),
     )
 
 
@@ -227,37 +219,21 @@ def unlearn_stage(
     result = unlearn(substrate, run, ModelStore(store_root))
     columns = _unlearned_columns(config, run)
     return result_rows(
-        _probe_dicts(_suite_rows(result.path, substrate, suite)),
+        suite_rows(result.path, substrate, suite),
         **columns,
         model=result.key[:12],
     )
 
 
-def attack_stage(
-    config: ExperimentConfig,
-    store_root: str | None,
-    model: UnlearnConfig | Role,
+def attack_rows(
+    path: Path,
+    substrate: Substrate,
     spec: AttackSpec,
-    seeds: list[int],
+    seeds: Sequence[int],
+    columns: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Every grid point and seed of attack ``spec`` on one model (an unlearning run's
-    result, or a reference model by role): recall of the forget targets at each curve
-    point."""
-    substrate = substrate_of(config)
-    store = ModelStore(store_root)
-    if isinstance(model, UnlearnConfig):
-        path = unlearn(substrate, model, store).path
-        columns = {**_unlearned_columns(config, model), "model": run_key(substrate, model)[:12]}
-    else:
-        path = train_reference_model(substrate, model, store, show_progress=False)
-        columns = {
-            "experiment": config.name,
-            "variant": "{}",
-            "role": model,
-            "model": substrate.key(model)[:12],
-            "seed": config.seed,
-            "config_hash": config.digest(),
-        }
+    """Every grid point and seed of attack ``spec`` on the model in ``path``: recall of
+    the forget targets at each curve point, as results rows with ``columns`` set."""
     rows = []
     for point, seed in itertools.product(_grid_points(spec.grid), seeds):
         attack = attack_create(spec.attack, **{**spec.params, **point})
@@ -285,6 +261,38 @@ def attack_stage(
                 attack_seed=seed,
             )
     return rows
+
+
+def reference_columns(config: ExperimentConfig, substrate: Substrate, role: Role) -> dict:
+    """The run columns of the ``role`` reference model's rows."""
+    return {
+        "experiment": config.name,
+        "variant": "{}",
+        "role": role,
+        "model": substrate.key(role)[:12],
+        "seed": config.seed,
+        "config_hash": config.digest(),
+    }
+
+
+def attack_stage(
+    config: ExperimentConfig,
+    store_root: str | None,
+    model: UnlearnConfig | Role,
+    spec: AttackSpec,
+    seeds: list[int],
+) -> list[dict[str, Any]]:
+    """:func:`attack_rows` of one model: an unlearning run's result, or a reference
+    model by role."""
+    substrate = substrate_of(config)
+    store = ModelStore(store_root)
+    if isinstance(model, UnlearnConfig):
+        path = unlearn(substrate, model, store).path
+        columns = {**_unlearned_columns(config, model), "model": run_key(substrate, model)[:12]}
+    else:
+        path = train_reference_model(substrate, model, store, show_progress=False)
+        columns = reference_columns(config, substrate, model)
+    return attack_rows(path, substrate, spec, seeds, columns)
 
 
 def _run_name(run: UnlearnConfig) -> str:
