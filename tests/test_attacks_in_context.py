@@ -38,13 +38,6 @@ def tiny(tmp_path_factory) -> tuple[Substrate, Path]:
     return substrate, train_reference_model(substrate, "base", store, show_progress=False)
 
 
-def test_bad_parameters_are_user_errors() -> None:
-    with pytest.raises(UserError, match="shots: must start at 0 and strictly increase"):
-        attack_create("in_context", shots=(1, 2))
-    with pytest.raises(UserError, match="unknown field \\(did you mean 'shots'\\?\\)"):
-        attack_create("in_context", shot=(0, 1))
-
-
 def test_fold_contexts_never_hold_the_queried_fact(tiny) -> None:
     substrate, _ = tiny
     target = AttackTarget(substrate, substrate.splits.forget, seed=2)

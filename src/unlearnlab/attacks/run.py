@@ -58,12 +58,15 @@ def attack_models(
 
 @dataclass(frozen=True)
 class GridRun:
-    """One grid point: the attack's resolved parameters, the seed and the three curves."""
+    """One grid point: the attack's resolved parameters, the seed, the three curves and
+    the models they were measured on."""
 
     attack: str
     params: dict[str, Any]
     seed: int
     curves: dict[str, Curve]
+    models: dict[str, Path]
+    """The model directory of each role."""
 
 
 def attack_grid(
@@ -94,6 +97,7 @@ def attack_grid(
             attack.params.model_dump(mode="json"),
             seed,
             _on_roles(attack, paths, targets[seed]),
+            paths,
         )
         for attack in attacks
         for seed in seeds
