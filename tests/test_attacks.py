@@ -58,6 +58,12 @@ BAD_PARAMS = {
         ({"adapter": "lora", "lora": {"r": 0}}, "lora.r"),
     ],
     "quantize": [({"bits": 3}, "bits"), ({"backend": "gptq"}, "backend")],
+    "prompt_variants": [
+        ({"variants": ()}, "give each variant once and at least one"),
+        ({"variants": ("heldout", "heldout")}, "give each variant once"),
+        ({"variants": ("paraphrase",)}, "variants"),
+        ({"shots": 0}, "shots"),
+    ],
     "in_context": [
         ({"shots": (1, 2)}, "shots: must start at 0 and strictly increase"),
         ({"shot": (0, 1)}, "unknown field \\(did you mean 'shots'\\?\\)"),
