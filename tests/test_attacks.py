@@ -64,6 +64,7 @@ BAD_PARAMS = {
         ({"variants": ("paraphrase",)}, "variants"),
         ({"shots": 0}, "shots"),
     ],
+    "direction_ablation": [({"positions": "first"}, "positions")],
     "in_context": [
         ({"shots": (1, 2)}, "shots: must start at 0 and strictly increase"),
         ({"shot": (0, 1)}, "unknown field \\(did you mean 'shots'\\?\\)"),
