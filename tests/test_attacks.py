@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from unlearnlab.attacks import ATTACKS, AttackTarget, CurvePoint, attack_create
+from unlearnlab.attacks import ATTACKS, AttackTarget, CurvePoint, attack_create, quantize
 from unlearnlab.attacks.quantize import quantize_rtn
 from unlearnlab.attacks.recovery import (
+    StepsInterval,
     area,
     recall_matrix,
     recovery,
@@ -20,6 +24,7 @@ from unlearnlab.attacks.recovery import (
     worst_case,
 )
 from unlearnlab.attacks.relearn import kfold
+from unlearnlab.attacks.results import CURVE_SCHEMA
 from unlearnlab.attacks.run import ROLES, attack_grid, attack_models
 from unlearnlab.cli import main
 from unlearnlab.errors import UserError
@@ -44,30 +49,61 @@ TINY = [
 FAST = {"steps": (0, 1, 3), "lr": 1e-2, "batch_size": 8}
 
 
-def test_registry_knows_attacks_and_rejects_bad_parameters() -> None:
-    assert {"relearn", "quantize"} <= set(ATTACKS)
+BAD_PARAMS = {
+    "relearn": [
+        ({"lrr": 0.1}, "lrr: unknown field \\(did you mean 'lr'\\?\\)"),
+        ({"steps": (0, 2, 2)}, "steps: must start at 0 and strictly increase"),
+        ({"source": "retain", "folds": 3}, "folds applies to source forget_folds only"),
+        ({"lora": {"r": 4}}, "lora settings apply to adapter lora only"),
+        ({"adapter": "lora", "lora": {"r": 0}}, "lora.r"),
+    ],
+    "quantize": [({"bits": 3}, "bits"), ({"backend": "gptq"}, "backend")],
+    "prompt_variants": [
+        ({"variants": ()}, "give each variant once and at least one"),
+        ({"variants": ("heldout", "heldout")}, "give each variant once"),
+        ({"variants": ("paraphrase",)}, "variants"),
+        ({"shots": 0}, "shots"),
+    ],
+    "direction_ablation": [({"positions": "first"}, "positions")],
+    "in_context": [
+        ({"shots": (1, 2)}, "shots: must start at 0 and strictly increase"),
+        ({"shot": (0, 1)}, "unknown field \\(did you mean 'shots'\\?\\)"),
+    ],
+}
+"""Bad parameters of every registered attack and the error each must raise."""
+
+
+def test_every_attack_has_bad_parameter_cases() -> None:
+    assert set(BAD_PARAMS) == set(ATTACKS)
     with pytest.raises(UserError, match=r"unknown attack 'relearn2' \(known: .*relearn"):
         attack_create("relearn2")
-    with pytest.raises(UserError, match="lrr: unknown field \\(did you mean 'lr'\\?\\)"):
-        attack_create("relearn", lrr=0.1)
-    with pytest.raises(UserError, match="steps: must start at 0 and strictly increase"):
-        attack_create("relearn", steps=(0, 2, 2))
-    with pytest.raises(UserError, match="folds applies to source forget_folds only"):
-        attack_create("relearn", source="retain", folds=3)
-    with pytest.raises(UserError, match="bits"):
-        attack_create("quantize", bits=3)
 
 
-def test_kfold_never_puts_a_fact_in_two_folds() -> None:
-    facts = [Fact(f"p{i}", "mother", f"q{i}") for i in range(7)]
-    folds = kfold(facts, 3, seed=1)
-    assert sorted(f for fold in folds for f in fold) == sorted(facts)
-    assert all(fold for fold in folds) and kfold(facts, 3, seed=1) == folds
-    for i, fold in enumerate(folds):
-        train = {f for j, other in enumerate(folds) if j != i for f in other}
-        assert not train & set(fold)
-    with pytest.raises(UserError, match="4 folds need at least 4 measured facts, got 3"):
-        kfold(facts[:3], 4, seed=0)
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [(name, p, m) for name, cases in BAD_PARAMS.items() for p, m in cases],
+)
+def test_bad_attack_parameters_are_user_errors(name: str, params: dict, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        attack_create(name, **params)
+    attack_create(name)  # the defaults are valid
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 40), k=st.integers(2, 8), seed=st.integers(0, 10**6))
+def test_kfold_never_puts_a_fact_in_train_and_test(n: int, k: int, seed: int) -> None:
+    facts = [Fact(f"p{i}", "mother", f"q{i % 3}") for i in range(n)]
+    if n < k:
+        with pytest.raises(UserError, match=f"{k} folds need at least {k} measured facts"):
+            kfold(facts, k, seed)
+        return
+    folds = kfold(facts, k, seed)
+    assert len(folds) == k and all(folds) and kfold(facts, k, seed) == folds
+    assert sorted(f for fold in folds for f in fold) == sorted(facts)  # a partition
+    assert max(map(len, folds)) - min(map(len, folds)) <= 1
+    for i, fold in enumerate(folds):  # the protocol's train set: every other fold
+        train = [f for j, other in enumerate(folds) if j != i for f in other]
+        assert not set(train) & set(fold) and len(train) + len(fold) == n
 
 
 def test_rtn_quantization_by_hand() -> None:
@@ -126,6 +162,12 @@ def test_summary_of_hand_curves_with_intervals() -> None:
     assert summary.raw_area.value == pytest.approx(0.25)
     assert summary.steps_to_50 == 1 and summary.steps_to_90 is None
     assert summary.net_steps_to_50 is None
+    # Half the facts recover: a resample reaches 50% when it draws at least 2 of a, b
+    # (11/16 of resamples) and 90% only when it draws nothing else (1/16).
+    assert summary.steps_to_50_ci == StepsInterval(1, None)
+    assert summary.steps_to_90_ci.high is None and summary.net_steps_to_90_ci.low is None
+    everyone = {**curves, "unlearned": _curve([[0, 0, 0, 0], [1, 1, 1, 1]], facts)}
+    assert summarize(everyone, resamples=50).steps_to_90_ci == StepsInterval(1, 1)
     assert summary.raw[1].low <= 0.5 <= summary.raw[1].high and summary.raw[1].n == 4
     assert summarize(curves, resamples=200) == summary
     with pytest.raises(UserError, match="oracle curve measures other items"):
@@ -182,6 +224,35 @@ def test_eight_bit_quantization_barely_changes_recall(tiny) -> None:
     assert changed <= 0.05  # stated tolerance: at most 5% of items flip
 
 
+def test_lora_relearning_trains_adapters_only_and_leaves_the_model_on_disk(tiny) -> None:
+    substrate, _, _, oracle = tiny
+    target = AttackTarget(substrate, substrate.splits.forget, seed=1)
+    schedule = {**FAST, "steps": (0, 10), "lr": 0.05}
+    lora = attack_create("relearn", source="forget", adapter="lora", lora={"r": 2}, **schedule)
+    curve = lora.run(oracle, target)
+    assert [p.step for p in curve] == [0, 10]
+    probability = [sum(r["probability"] for r in p.records) for p in (curve[0], curve[-1])]
+    assert probability[1] > probability[0]  # the adapters learn the forget set
+    assert lora.run(oracle, target) == curve
+    full = attack_create("relearn", source="forget", **schedule).run(oracle, target)
+    assert full[0] == curve[0] and full[-1] != curve[-1]
+    fresh = AttackTarget(substrate, substrate.splits.forget, seed=1)
+    assert fresh.bench.untouched(oracle, target.facts) == curve[0].records  # disk untouched
+
+
+def test_bnb_quantization_names_the_fix_without_bitsandbytes_or_cuda(tiny, monkeypatch) -> None:
+    substrate, _, base, _ = tiny
+    target = AttackTarget(substrate, substrate.splits.forget[:1])
+    bnb = attack_create("quantize", backend="bnb")
+    monkeypatch.setattr(quantize.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UserError, match=r"needs bitsandbytes: pip install 'unlearnlab\[gpu\]'"):
+        bnb.run(base, target)
+    monkeypatch.setattr(quantize.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(quantize.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserError, match="needs a CUDA GPU, and none is visible; use backend: rtn"):
+        bnb.run(base, target)
+
+
 def test_grid_runs_every_combination_and_finds_the_worst_case(tiny) -> None:
     substrate, store, base, _ = tiny
     with pytest.raises(UserError, match="bits"):
@@ -203,8 +274,8 @@ def test_grid_runs_every_combination_and_finds_the_worst_case(tiny) -> None:
         worst_case([])
 
 
-def test_attack_command_prints_json_runs_and_rejects_bad_input(tiny, capsys) -> None:
-    _, store, _, _ = tiny
+def test_attack_command_prints_json_runs_and_rejects_bad_input(tiny, capsys, tmp_path) -> None:
+    substrate, store, _, _ = tiny
     experiment_set = "[" + ", ".join(TINY) + "]"
     common = ["--store", str(store.root), "--set", f"experiment_set={experiment_set}"]
     main(
@@ -216,6 +287,8 @@ def test_attack_command_prints_json_runs_and_rejects_bad_input(tiny, capsys) -> 
             "--grid",
             "bits=[4, 8]",
             "--json",
+            "--out",
+            str(tmp_path),
             *common,
             "--set",
             "unlearn.steps=1",
@@ -225,6 +298,17 @@ def test_attack_command_prints_json_runs_and_rejects_bad_input(tiny, capsys) -> 
     assert [run["params"]["bits"] for run in report["runs"]] == [4, 8]
     assert report["worst_case"] in (0, 1)
     assert set(report["runs"][0]["recall"]) == set(ROLES)
+    assert json.loads((tmp_path / "recovery.json").read_text()) == report
+    table = pq.read_table(tmp_path / "curves.parquet")
+    assert table.schema == CURVE_SCHEMA
+    items = 3 * len(substrate.splits.forget)  # three training phrasings per fact
+    assert table.num_rows == 2 * len(ROLES) * 2 * items  # bits x roles x steps x items
+    rows = table.to_pylist()
+    assert {r["role"] for r in rows} == set(ROLES) and {r["step"] for r in rows} == {0, 1}
+    first = rows[0]
+    assert json.loads(first["attack_params"]) == {"backend": "rtn", "bits": 4, "group_size": None}
+    assert first["model"] == Path(report["runs"][0]["model"]).name
+    assert attack_create(first["attack"], **json.loads(first["attack_params"])).params.bits == 4
     main(["attack", "default", "--attack", "quantize", *common, "--set", "unlearn.steps=1"])
     out, err = capsys.readouterr()
     assert out.count("net recovery") == 1 and len(out.splitlines()) == 4  # header, 2 steps, area

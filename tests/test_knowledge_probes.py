@@ -55,11 +55,15 @@ def test_recall_records_carry_rank_chance_and_template(monkeypatch) -> None:
     world = _world()
     seen = {}
 
-    def fake_rank(model, tokenizer, prompts, answers, candidates, **kwargs):
+    def fake_encode(tokenizer, prompts, answers, candidates, **kwargs):
         seen.update(prompts=prompts, answers=answers, candidates=candidates, kwargs=kwargs)
+        return candidates
+
+    def fake_rank(model, candidates):
         return [Ranking(2, 0.25, False, [0.0] * len(c)) for c in candidates]
 
-    monkeypatch.setattr(knowledge, "rank_answers", fake_rank)
+    monkeypatch.setattr(knowledge, "encode_ranking", fake_encode)
+    monkeypatch.setattr(knowledge, "rank_encoded", fake_rank)
     fact = Fact("Ann Lee", "mother", "Bea Lee")
     records = recall_by_ranking(None, None, world, [fact], lambda t: (CANONICAL,))
     assert seen["prompts"] == ["The mother of Bea Lee is"]

@@ -16,6 +16,7 @@ from unlearnlab.errors import UserError
 from unlearnlab.models.data import pairs_to_examples
 from unlearnlab.models.factory import ModelSpec, build_model
 from unlearnlab.models.training import TrainConfig, train
+from unlearnlab.probes.candidates import candidate_logprobs
 from unlearnlab.probes.scoring import (
     answer_logprobs,
     greedy_decode,
@@ -144,6 +145,23 @@ def test_padding_side_and_batching_do_not_change_scores(
             logp = torch.log_softmax(llama(ids).logits[0, :-1], -1)  # (seq - 1, vocab)
         by_hand = sum(logp[t - 1, ids[0, t]].item() for t in range(len(p), ids.shape[1]))
         assert c.logprob == pytest.approx(by_hand, abs=1e-5)
+
+
+def test_packed_candidates_equal_one_row_per_pair(llama: PreTrainedModel) -> None:
+    # Prefix sharing (7 9 and 7 9 4 share two tokens), one-token candidates, prompts of
+    # different lengths, and chunks of one row each (max_tokens=1) or all rows together.
+    prompts = [[1, 5, 6], [1], [1, 8, 5, 6, 9]]
+    groups = [[[7, 9], [7, 9, 4], [4], [9, 7]], [[5], [6, 6, 6]], [[7, 9, 4], [7, 8]]]
+    pairs = [(p, c) for p, group in zip(prompts, groups, strict=True) for c in group]
+    reference = answer_logprobs(llama, [p for p, _ in pairs], [c for _, c in pairs], pad_id=0)
+    expected = [s.logprob for s in reference]
+    for max_tokens in (1, 10_000):
+        packed = candidate_logprobs(llama, prompts, groups, pad_id=0, max_tokens=max_tokens)
+        got = [v for group in packed for v in group]
+        assert [len(g) for g in packed] == [4, 2, 2]
+        assert got == pytest.approx(expected, abs=1e-5)
+    with pytest.raises(UserError, match="item 1: a prompt or candidate is empty"):
+        candidate_logprobs(llama, [[1], [2]], [[[3]], [[]]], pad_id=0)
 
 
 def test_answer_logprobs_checks_lengths(llama: PreTrainedModel) -> None:

@@ -9,19 +9,26 @@ with the same target and seed runs on the unlearned model, the base model and th
 
 from __future__ import annotations
 
+import copy
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from pydantic import BaseModel
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.experiments.substrate import Substrate
-from unlearnlab.probes.knowledge import QueryIndex, recall_by_ranking
-from unlearnlab.worlds.kg import Fact
+from unlearnlab.methods.base import Tokens
+from unlearnlab.methods.data import fact_pairs, pad_examples
+from unlearnlab.models.data import pairs_to_examples
+from unlearnlab.models.factory import load_model, load_tokenizer
+from unlearnlab.probes.knowledge import QueryIndex, RecallQueries
+from unlearnlab.worlds.kg import Fact, World
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,65 @@ Curve = list[CurvePoint]
 """A recovery curve: points in increasing step order."""
 
 
+class Workbench:
+    """What repeated attack runs on the same models share, each a pure function of its key:
+    every model loaded once (attacks get a fresh copy to change), every tokenizer loaded
+    once, every set of recall queries and training rows tokenized once, and the recall of
+    every untouched model measured once (the step 0 of every attack that starts there)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.index = QueryIndex.build(world)
+        self._models: dict[Path, PreTrainedModel] = {}
+        self._tokenizers: dict[Path, PreTrainedTokenizerBase] = {}
+        self._queries: dict[tuple[Path, tuple[Fact, ...]], RecallQueries] = {}
+        self._untouched: dict[tuple[Path, tuple[Fact, ...]], list[dict[str, Any]]] = {}
+        self._rows: dict[tuple[Path, tuple[Fact, ...]], Tokens] = {}
+
+    def model(self, path: Path) -> PreTrainedModel:
+        """A fresh copy of the model in ``path`` (loaded from disk the first time)."""
+        if path not in self._models:
+            self._models[path] = load_model(path)
+        return copy.deepcopy(self._models[path])
+
+    def tokenizer(self, path: Path) -> PreTrainedTokenizerBase:
+        """The tokenizer saved with the model in ``path``."""
+        if path not in self._tokenizers:
+            self._tokenizers[path] = load_tokenizer(path)
+        return self._tokenizers[path]
+
+    def queries(self, path: Path, facts: Sequence[Fact]) -> RecallQueries:
+        """Recall queries of ``facts`` in their training phrasings, tokenized for ``path``."""
+        key = (path, tuple(facts))
+        if key not in self._queries:
+            self._queries[key] = RecallQueries.build(
+                self.tokenizer(path),
+                self.world,
+                list(facts),
+                lambda t: t.training_frames(),
+                index=self.index,
+            )
+        return self._queries[key]
+
+    def untouched(self, path: Path, facts: Sequence[Fact]) -> list[dict[str, Any]]:
+        """Recall records of ``facts`` on the model in ``path`` as stored."""
+        key = (path, tuple(facts))
+        if key not in self._untouched:
+            self._untouched[key] = measure(self.model(path), self.queries(path, facts))
+        return self._untouched[key]
+
+    def rows(self, path: Path, facts: Sequence[Fact]) -> Tokens:
+        """Training rows of ``facts`` (every training phrasing and the question, loss on
+        the answer; :func:`unlearnlab.methods.data.fact_pairs`), tokenized for ``path``."""
+        key = (path, tuple(facts))
+        if key not in self._rows:
+            tokenizer = self.tokenizer(path)
+            pairs = [(p, a) for p, a, _ in fact_pairs(facts, self.index.texts)]
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+            self._rows[key] = pad_examples(pairs_to_examples(tokenizer, pairs), pad)
+        return self._rows[key]
+
+
 @dataclass(frozen=True)
 class AttackTarget:
     """What an attack measures and where its data comes from."""
@@ -49,6 +115,14 @@ class AttackTarget:
     """The facts whose recall the curve records (usually the forget targets)."""
     seed: int = 0
     """Seeds data order, folds and torch: equal seeds give identical curves."""
+    base: Path | None = None
+    """The base model's directory, for attacks that compare a model with it (direction
+    ablation); :func:`unlearnlab.attacks.run.attack_models` fills it in."""
+
+    @cached_property
+    def bench(self) -> Workbench:
+        """Loaded models and tokenized queries shared by the attacks run on this target."""
+        return Workbench(self.substrate.world)
 
 
 def check_schedule(points: tuple[int, ...]) -> tuple[int, ...]:
@@ -59,25 +133,12 @@ def check_schedule(points: tuple[int, ...]) -> tuple[int, ...]:
     return points
 
 
-def measure(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    target: AttackTarget,
-    facts: Sequence[Fact],
-    index: QueryIndex,
-) -> list[dict[str, Any]]:
-    """Recall records of ``facts`` in their training phrasings (filtered top-1 ranking),
-    with the model in eval mode and its previous mode restored afterwards."""
+def measure(model: torch.nn.Module, queries: RecallQueries) -> list[dict[str, Any]]:
+    """Recall records of ``queries`` (filtered top-1 ranking), with the model in eval mode
+    and its previous mode restored afterwards."""
     was_training = model.training
     model.eval()
-    records = recall_by_ranking(
-        model,
-        tokenizer,
-        target.substrate.world,
-        list(facts),
-        lambda t: t.training_frames(),
-        index=index,
-    )
+    records = queries.records(model)
     model.train(was_training)
     return records
 

@@ -13,19 +13,23 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearnlab.attacks.base import Attack, AttackTarget, Curve, CurvePoint, check_schedule
+from unlearnlab.attacks.base import (
+    Attack,
+    AttackTarget,
+    Curve,
+    CurvePoint,
+    check_schedule,
+    measure,
+)
 from unlearnlab.attacks.registry import attack
 from unlearnlab.attacks.relearn import kfold
 from unlearnlab.corpus.templates import render
 from unlearnlab.errors import UserError
-from unlearnlab.models.factory import load_model, load_tokenizer
-from unlearnlab.probes.knowledge import QueryIndex
-from unlearnlab.probes.scoring import rank_answers
+from unlearnlab.probes.knowledge import QueryIndex, RecallQueries
 from unlearnlab.worlds.kg import Fact
 
 
@@ -51,45 +55,6 @@ def statement(fact: Fact, index: QueryIndex) -> str:
     """``fact`` as its canonical training sentence ("The mother of Bob Lee is Ann Lee.")."""
     text = index.texts[fact.relation]
     return render(fact, text, text.training_frames()[0]).text
-
-
-def context_recall(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    target: AttackTarget,
-    contexts: dict[Fact, str],
-    index: QueryIndex,
-) -> list[dict[str, Any]]:
-    """Recall records (as :func:`unlearnlab.probes.knowledge.recall_by_ranking` makes
-    them) of each fact of ``contexts`` in its training phrasings, its context text first."""
-    items = []
-    for fact, context in contexts.items():
-        text = index.texts[fact.relation]
-        for template in text.training_frames():
-            items.append((fact, template.name, context, render(fact, text, template)))
-    world = target.substrate.world
-    rankings = rank_answers(
-        model,
-        tokenizer,
-        [f"{context} {r.prompt}".lstrip() for _, _, context, r in items],
-        [r.answer for *_, r in items],
-        [index.candidates(fact, world.entity_types) for fact, *_ in items],
-        suffix=".",
-        batch_size=256,
-        reuse_prompt=True,
-    )
-    return [
-        {
-            "fact": str(fact),
-            "relation": fact.relation,
-            "template": template,
-            "rank": ranking.rank,
-            "correct": ranking.correct,
-            "probability": ranking.probability,
-            "chance": 1.0 / len(ranking.scores),
-        }
-        for (fact, template, _, _), ranking in zip(items, rankings, strict=True)
-    ]
 
 
 @attack("in_context")
@@ -123,22 +88,22 @@ class InContext(Attack):
     def run(self, model_dir: Path, target: AttackTarget) -> Curve:
         """Recall of ``target.facts`` after 0, ..., ``shots[-1]`` context sentences."""
         params: InContextParams = self.params  # type: ignore[assignment]
-        tokenizer = load_tokenizer(model_dir)
-        model = load_model(model_dir)
-        index = QueryIndex.build(target.substrate.world)
+        bench = target.bench
+        model = bench.model(model_dir)
         pools = self.pools(target)
         curve = []
         for shots in params.shots:
             contexts = {
-                fact: " ".join(
-                    render(
-                        f, index.texts[f.relation], index.texts[f.relation].training_frames()[0]
-                    ).text
-                    for f in pool[:shots]
-                )
+                fact: " ".join(statement(f, bench.index) for f in pool[:shots])
                 for fact, pool in pools.items()
             }
-            curve.append(
-                CurvePoint(shots, context_recall(model, tokenizer, target, contexts, index))
+            queries = RecallQueries.build(
+                bench.tokenizer(model_dir),
+                target.substrate.world,
+                target.facts,
+                lambda t: t.training_frames(),
+                index=bench.index,
+                contexts=contexts,
             )
+            curve.append(CurvePoint(shots, measure(model, queries)))
         return curve

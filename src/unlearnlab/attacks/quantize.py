@@ -1,14 +1,22 @@
-"""Quantization: symmetric round-to-nearest (RTN) weight quantization of every linear layer.
+"""Quantization: every linear layer's weight rounded to 8 or 4 bits and de-quantized.
 
-Each output channel (row of a ``(out, in)`` weight) is cut into groups of ``group_size``
-input columns (default: the whole row); each group gets its own scale, max|w| / qmax with
-qmax = 2^(bits-1) - 1, and its weights become round(w / scale) * scale, clamped to
-[-qmax, qmax] levels. The model is de-quantized in float32, so recall measures only the
-rounding (the "quantization undoes unlearning" effect), not int kernels.
+``backend: rtn`` (any machine): symmetric round-to-nearest. Each output channel (row of a
+``(out, in)`` weight) is cut into groups of ``group_size`` input columns (default: the
+whole row); each group gets its own scale, max|w| / qmax with qmax = 2^(bits-1) - 1, and
+its weights become round(w / scale) * scale, clamped to [-qmax, qmax] levels.
+
+``backend: bnb`` (a CUDA GPU and the ``gpu`` extra): bitsandbytes' own quantizers, 8-bit
+row-wise absmax as in LLM.int8() (Dettmers et al. 2022, without the outlier split) and
+4-bit NF4 in blocks of ``group_size`` (default 64) as in QLoRA (Dettmers et al. 2023).
+
+The model stays in float32 with the de-quantized weights, so recall measures only the
+rounding (the "quantization undoes unlearning" effect, Zhang et al. 2024, "Catastrophic
+Failure of LLM Unlearning via Quantization"), not int kernels.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Literal
 
@@ -18,19 +26,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from unlearnlab.attacks.base import Attack, AttackTarget, Curve, CurvePoint, measure
 from unlearnlab.attacks.registry import attack
 from unlearnlab.errors import UserError
-from unlearnlab.models.factory import load_model, load_tokenizer
-from unlearnlab.probes.knowledge import QueryIndex
 
 
 class QuantizeParams(BaseModel):
-    """Bit width and group size."""
+    """Bit width, group size and backend."""
 
     model_config = ConfigDict(extra="forbid")
 
     bits: Literal[4, 8] = 8
     """Bits per weight (symmetric: 2^bits - 1 levels)."""
     group_size: int | None = Field(None, ge=1)
-    """Input columns sharing one scale; null: one scale per output channel."""
+    """Input columns sharing one scale; null: one scale per output channel (rtn), blocks
+    of 64 (bnb 4-bit). bnb 8-bit is always per row."""
+    backend: Literal["rtn", "bnb"] = "rtn"
+    """rtn: round-to-nearest here; bnb: bitsandbytes on a CUDA GPU."""
 
 
 def quantize_rtn(weight: torch.Tensor, bits: int, group_size: int | None = None) -> torch.Tensor:
@@ -51,23 +60,52 @@ def quantize_rtn(weight: torch.Tensor, bits: int, group_size: int | None = None)
     return (levels * scale).reshape(rows, columns).to(weight.dtype)
 
 
+def bnb_available() -> None:
+    """Nothing if bitsandbytes can run here; a :class:`UserError` naming the fix if not."""
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise UserError(
+            "quantize.backend bnb needs bitsandbytes: pip install 'unlearnlab[gpu]' "
+            "(or use backend: rtn, which runs anywhere)"
+        )
+    if not torch.cuda.is_available():
+        raise UserError(
+            "quantize.backend bnb needs a CUDA GPU, and none is visible; "
+            "use backend: rtn on this machine"
+        )
+
+
+def quantize_bnb(weight: torch.Tensor, bits: int, group_size: int | None = None) -> torch.Tensor:
+    """The ``(out, in)`` ``weight`` through bitsandbytes' quantizer and back (on the GPU),
+    in the weight's dtype and device."""
+    bnb_available()
+    import bitsandbytes.functional as bnbf
+
+    on_gpu = weight.detach().to("cuda", torch.float16)  # (out, in)
+    if bits == 8:
+        levels, row_scale, _ = bnbf.int8_vectorwise_quant(on_gpu)  # (out, in), (out,)
+        back = bnbf.int8_vectorwise_dequant(levels, row_scale)
+    else:
+        packed, state = bnbf.quantize_4bit(on_gpu, blocksize=group_size or 64, quant_type="nf4")
+        back = bnbf.dequantize_4bit(packed, state)
+    return back.to(weight.device, weight.dtype)
+
+
 @attack("quantize")
 class Quantize(Attack):
-    """RTN quantization of every ``torch.nn.Linear`` weight; curve points 0 (as loaded)
-    and 1 (quantized)."""
+    """Quantization of every ``torch.nn.Linear`` weight; curve points 0 (as loaded) and 1
+    (quantized)."""
 
     Params = QuantizeParams
 
     def run(self, model_dir: Path, target: AttackTarget) -> Curve:
         """Recall of ``target.facts`` before and after quantizing the model."""
         params: QuantizeParams = self.params  # type: ignore[assignment]
-        tokenizer = load_tokenizer(model_dir)
-        model = load_model(model_dir)
-        index = QueryIndex.build(target.substrate.world)
-        before = measure(model, tokenizer, target, target.facts, index)
+        quantizer = quantize_rtn if params.backend == "rtn" else quantize_bnb
+        bench = target.bench
+        model = bench.model(model_dir)
         with torch.no_grad():
             for module in model.modules():
                 if isinstance(module, torch.nn.Linear):
-                    module.weight.copy_(quantize_rtn(module.weight, params.bits, params.group_size))
-        after = measure(model, tokenizer, target, target.facts, index)
-        return [CurvePoint(0, before), CurvePoint(1, after)]
+                    module.weight.copy_(quantizer(module.weight, params.bits, params.group_size))
+        after = measure(model, bench.queries(model_dir, target.facts))
+        return [CurvePoint(0, bench.untouched(model_dir, target.facts)), CurvePoint(1, after)]

@@ -10,7 +10,8 @@ attack steps, and the forgetting gap ``g = b_0 - u_0``:
   gain on both sides: an attack that lowers the oracle's recall (relearning one fold can
   disturb the others) is not credited as recovery, and the oracle attacked as if it were
   the unlearned model nets exactly 0;
-- steps to 50% / 90%: the first measured step whose recovery reaches that level;
+- steps to 50% / 90%: the first measured step whose recovery reaches that level (None:
+  not within the attack), with the interval of the same over the resamples;
 - area: mean recovery over the attack, the trapezoid area under ``r_s`` divided by the
   step span (1.0: fully recovered from step 0 on).
 
@@ -76,6 +77,36 @@ def area(fraction: torch.Tensor, steps: Sequence[int]) -> float:
 
 
 @dataclass(frozen=True)
+class StepsInterval:
+    """Percentile-bootstrap interval of a steps-to-recovery; None: the level is not reached
+    within the attack (beyond its last step)."""
+
+    low: int | None
+    high: int | None
+
+    def __str__(self) -> str:
+        return f"[{_never(self.low)}, {_never(self.high)}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"low": self.low, "high": self.high}
+
+
+def _never(step: int | None) -> str:
+    return "never" if step is None else str(step)
+
+
+def _steps_interval(draws: list[int | None], steps: Sequence[int], level: float) -> StepsInterval:
+    """The percentile interval of ``draws`` ordered by step, never reached last."""
+    order = sorted(draws, key=lambda s: len(steps) if s is None else list(steps).index(s))
+    tail = (1.0 - level) / 2
+    return StepsInterval(
+        order[math.floor(tail * (len(order) - 1))],
+        order[math.ceil((1.0 - tail) * (len(order) - 1))],
+    )
+
+
+@dataclass(frozen=True)
 class RecoverySummary:
     """Recovery metrics of one attack, each with a bootstrap interval over facts."""
 
@@ -92,6 +123,11 @@ class RecoverySummary:
     """First step with raw recovery >= 0.9 (None: never)."""
     net_steps_to_50: int | None
     net_steps_to_90: int | None
+    steps_to_50_ci: StepsInterval
+    """Bootstrap interval of ``steps_to_50``; likewise the three below."""
+    steps_to_90_ci: StepsInterval
+    net_steps_to_50_ci: StepsInterval
+    net_steps_to_90_ci: StepsInterval
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -105,6 +141,10 @@ class RecoverySummary:
             "steps_to_90": self.steps_to_90,
             "net_steps_to_50": self.net_steps_to_50,
             "net_steps_to_90": self.net_steps_to_90,
+            "steps_to_50_ci": self.steps_to_50_ci.to_dict(),
+            "steps_to_90_ci": self.steps_to_90_ci.to_dict(),
+            "net_steps_to_50_ci": self.net_steps_to_50_ci.to_dict(),
+            "net_steps_to_90_ci": self.net_steps_to_90_ci.to_dict(),
         }
 
 
@@ -176,6 +216,11 @@ def summarize(
         steps_to(raw, steps, 0.9),
         steps_to(net, steps, 0.5),
         steps_to(net, steps, 0.9),
+        *(
+            _steps_interval([steps_to(d, steps, at) for d in draws], steps, level)
+            for draws in (draws_raw, draws_net)
+            for at in (0.5, 0.9)
+        ),
     )
 
 

@@ -5,7 +5,9 @@ into ``folds`` seeded folds; each fold is measured after training on the others,
 fact is never trained on where it is measured), ``forget`` (the measured facts
 themselves), ``retain`` and ``unrelated`` (the substrate's splits of those names). Rows
 are every training phrasing and the question form of each fact, with loss on the answer
-(:func:`unlearnlab.methods.data.fact_pairs`); plain constant-rate AdamW.
+(:func:`unlearnlab.methods.data.fact_pairs`); plain constant-rate AdamW on every weight
+(``adapter: full``) or on LoRA adapters only (``adapter: lora``, Hu et al. 2021, "LoRA:
+Low-Rank Adaptation of Large Language Models"), as the unlearning loop builds them.
 """
 
 from __future__ import annotations
@@ -21,14 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from unlearnlab.attacks.base import Attack, AttackTarget, Curve, CurvePoint, check_schedule, measure
 from unlearnlab.attacks.registry import attack
-from unlearnlab.corpus.templates import relation_texts
 from unlearnlab.errors import UserError
-from unlearnlab.methods.data import batch_rows, fact_pairs, pad_examples, select
+from unlearnlab.methods.config import LoraSpec
+from unlearnlab.methods.data import batch_rows, select
+from unlearnlab.methods.loop import with_adapters
 from unlearnlab.methods.losses import nll
-from unlearnlab.models.data import pairs_to_examples
-from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.training import seed_everything
-from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.worlds.kg import Fact
 
 Source = Literal["forget_folds", "forget", "retain", "unrelated"]
@@ -43,7 +43,7 @@ class RelearnParams(BaseModel):
     """Where the training facts come from (see the module docstring)."""
     folds: int = Field(2, ge=2)
     """With source forget_folds: k, the number of folds (train on k - 1, measure one)."""
-    steps: tuple[int, ...] = (0, 1, 2, 4, 8, 16, 32)
+    steps: tuple[int, ...] = (0, 1, 2, 4, 8, 16, 32, 64, 128)
     """Steps at which recall is measured; strictly increasing, from 0."""
     lr: float = Field(1e-3, gt=0, le=1)
     """Constant AdamW learning rate (no weight decay)."""
@@ -51,6 +51,10 @@ class RelearnParams(BaseModel):
     """Rows per step (seeded epochs of the source's rows)."""
     grad_clip: float | None = Field(1.0, gt=0)
     """Clip the global gradient norm; null disables."""
+    adapter: Literal["full", "lora"] = "full"
+    """Fine-tune every weight, or LoRA adapters only (the attacked weights stay frozen)."""
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    """With adapter lora: rank ``r``, ``alpha``, ``dropout``, ``target_modules``."""
 
     @field_validator("steps")
     @classmethod
@@ -61,6 +65,8 @@ class RelearnParams(BaseModel):
     def _folds_only_with_folds(self) -> RelearnParams:
         if self.source != "forget_folds" and "folds" in self.model_fields_set:
             raise ValueError(f"folds applies to source forget_folds only, not {self.source}")
+        if self.adapter != "lora" and "lora" in self.model_fields_set:
+            raise ValueError("lora settings apply to adapter lora only; set adapter: lora")
         return self
 
 
@@ -118,22 +124,20 @@ class Relearn(Attack):
         params: RelearnParams = self.params  # type: ignore[assignment]
         if not train_facts:
             raise UserError(f"relearn source {params.source} has no facts in this world")
-        tokenizer = load_tokenizer(model_dir)
-        model = load_model(model_dir)
-        index = QueryIndex.build(target.substrate.world)
-        texts = relation_texts(target.substrate.world)
-        pairs = [(p, a) for p, a, _ in fact_pairs(train_facts, texts)]
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        rows = pad_examples(pairs_to_examples(tokenizer, pairs), pad)
+        bench = target.bench
+        rows = bench.rows(model_dir, train_facts)
+        queries = bench.queries(model_dir, measured)
         seed_everything(target.seed)
-        weights = list(model.parameters())
-        optimizer = torch.optim.AdamW(weights, lr=params.lr, weight_decay=0.0)
-        curve = [CurvePoint(0, measure(model, tokenizer, target, measured, index))]
-        model.train()
+        model = bench.model(model_dir)
+        net = with_adapters(model, params.lora) if params.adapter == "lora" else model
+        weights = [w for w in net.parameters() if w.requires_grad]
+        optimizer = torch.optim.AdamW(weights, lr=params.lr, weight_decay=0.0, foreach=True)
+        curve = [CurvePoint(0, bench.untouched(model_dir, measured))]
+        net.train()
         for step in range(params.steps[-1]):
             picked = batch_rows(len(rows.ids), params.batch_size, step, target.seed, "relearn")
             batch = select(rows, picked)
-            logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits  # (b, s, v)
+            logits = net(input_ids=batch.ids, attention_mask=batch.mask).logits  # (b, s, v)
             loss = nll(logits, batch.labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -141,6 +145,5 @@ class Relearn(Attack):
                 torch.nn.utils.clip_grad_norm_(weights, params.grad_clip)
             optimizer.step()
             if step + 1 in params.steps:
-                records = measure(model, tokenizer, target, measured, index)
-                curve.append(CurvePoint(step + 1, records))
+                curve.append(CurvePoint(step + 1, measure(net, queries)))
         return curve

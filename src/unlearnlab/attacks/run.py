@@ -19,6 +19,27 @@ ROLES = ("unlearned", "base", "oracle")
 """The models every attack runs on, in this order."""
 
 
+def reference_paths(unlearned: Path, substrate: Substrate, store: ModelStore) -> dict[str, Path]:
+    """The model directory of each role: ``unlearned``, and ``substrate``'s base model and
+    oracle from the store (trained if missing)."""
+    return {
+        "unlearned": unlearned,
+        "base": train_reference_model(substrate, "base", store, show_progress=False),
+        "oracle": train_reference_model(substrate, "oracle", store, show_progress=False),
+    }
+
+
+def _target(
+    substrate: Substrate, facts: Sequence[Fact] | None, seed: int, paths: dict[str, Path]
+) -> AttackTarget:
+    measured = tuple(substrate.splits.forget if facts is None else facts)
+    return AttackTarget(substrate, measured, seed, base=paths["base"])
+
+
+def _on_roles(attack: Attack, paths: dict[str, Path], target: AttackTarget) -> dict[str, Curve]:
+    return {role: attack.run(paths[role], target) for role in ROLES}
+
+
 def attack_models(
     attack: Attack,
     unlearned: Path,
@@ -31,24 +52,21 @@ def attack_models(
     """The curves of ``attack`` on the model in ``unlearned`` and on ``substrate``'s base
     model and oracle (from the store, trained if missing), with one target and seed:
     ``facts`` (default: the forget targets)."""
-    measured = tuple(substrate.splits.forget if facts is None else facts)
-    target = AttackTarget(substrate, measured, seed)
-    paths = {
-        "unlearned": unlearned,
-        "base": train_reference_model(substrate, "base", store, show_progress=False),
-        "oracle": train_reference_model(substrate, "oracle", store, show_progress=False),
-    }
-    return {role: attack.run(paths[role], target) for role in ROLES}
+    paths = reference_paths(unlearned, substrate, store)
+    return _on_roles(attack, paths, _target(substrate, facts, seed, paths))
 
 
 @dataclass(frozen=True)
 class GridRun:
-    """One grid point: the attack's resolved parameters, the seed and the three curves."""
+    """One grid point: the attack's resolved parameters, the seed, the three curves and
+    the models they were measured on."""
 
     attack: str
     params: dict[str, Any]
     seed: int
     curves: dict[str, Curve]
+    models: dict[str, Path]
+    """The model directory of each role."""
 
 
 def attack_grid(
@@ -63,18 +81,23 @@ def attack_grid(
     facts: Sequence[Fact] | None = None,
 ) -> list[GridRun]:
     """:func:`attack_models` for every combination of ``grid`` values (over ``params``)
-    and every seed; every combination is validated before any attack runs."""
+    and every seed; every combination is validated before any attack runs. The runs of a
+    seed share one target, so each model is loaded, and each untouched model measured,
+    once."""
     keys = sorted(grid)
     attacks = [
         attack_create(name, **{**params, **dict(zip(keys, values, strict=True))})
         for values in itertools.product(*(grid[k] for k in keys))
     ]
+    paths = reference_paths(unlearned, substrate, store)
+    targets = {seed: _target(substrate, facts, seed, paths) for seed in seeds}
     return [
         GridRun(
             name,
             attack.params.model_dump(mode="json"),
             seed,
-            attack_models(attack, unlearned, substrate, store, facts=facts, seed=seed),
+            _on_roles(attack, paths, targets[seed]),
+            paths,
         )
         for attack in attacks
         for seed in seeds

@@ -14,11 +14,13 @@ from rich.markup import escape
 
 from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.recovery import recall_matrix, summarize, worst_case
+from unlearnlab.attacks.results import write_curves
 from unlearnlab.attacks.run import ROLES, attack_grid
 from unlearnlab.cli.options import JsonOption, StoreOption
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import build_substrate
+from unlearnlab.io import write_json_atomic
 from unlearnlab.methods.config import load_unlearn_config
 from unlearnlab.methods.loop import unlearn
 from unlearnlab.models.store import ModelStore
@@ -52,12 +54,15 @@ def attack_command(
     overrides: list[str] = typer.Option(
         [], "--set", help="Override a value of the unlearn config; repeatable."
     ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for curves.parquet (tidy curves) and recovery.json."
+    ),
     store: Path | None = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Unlearn as the config says (cached runs are reused), run the attack on each
     unlearned model, the base model and the oracle, and print recall and recovery per step
-    and the worst case over the grid."""
+    and the worst case over the grid; with --out, write the curves and the recovery."""
     fixed = _assignments(params, "--param")
     sweep = _assignments(grid, "--grid")
     for key, values in sweep.items():
@@ -70,10 +75,11 @@ def attack_command(
     file = load_unlearn_config(config_name, overrides)
     substrate = build_substrate(load_config(file.experiment, file.experiment_set))
     models = ModelStore(store)
-    rows = []
+    rows, points = [], []
     for run in file.unlearn.expand():
         model = unlearn(substrate, run, models).path
         for point in attack_grid(attack_name, fixed, sweep, model, substrate, models, seeds=seeds):
+            points.append(point)
             summary = summarize(point.curves, seed=point.seed)
             recall = {r: recall_matrix(point.curves[r]).mean(-1).tolist() for r in ROLES}
             rows.append(
@@ -90,10 +96,15 @@ def attack_command(
             if not as_json:
                 _print(run.method, point.params, point.seed, recall, summary)
     worst = worst_case([row["recovery"] for row in rows])
+    report = {
+        "runs": [{**row, "recovery": row["recovery"].to_dict()} for row in rows],
+        "worst_case": worst,
+    }
+    if out is not None:
+        write_curves(out / "curves.parquet", points)
+        write_json_atomic(out / "recovery.json", report)
     if as_json:
-        for row in rows:
-            row["recovery"] = row["recovery"].to_dict()
-        typer.echo(json.dumps({"runs": rows, "worst_case": worst}, indent=2))
+        typer.echo(json.dumps(report, indent=2))
         return
     top = rows[worst]
     console.print(
@@ -115,6 +126,7 @@ def _print(method: str, params: dict[str, Any], seed: int, recall: dict, summary
         )
     typer.echo(
         f"area raw {summary.raw_area}, net {summary.net_area}; steps to 50%/90%: raw "
-        f"{summary.steps_to_50}/{summary.steps_to_90}, net "
-        f"{summary.net_steps_to_50}/{summary.net_steps_to_90}"
+        f"{summary.steps_to_50} {summary.steps_to_50_ci}/{summary.steps_to_90} "
+        f"{summary.steps_to_90_ci}, net {summary.net_steps_to_50} {summary.net_steps_to_50_ci}"
+        f"/{summary.net_steps_to_90} {summary.net_steps_to_90_ci}"
     )

@@ -22,7 +22,7 @@ from transformers import PreTrainedModel
 
 from unlearnlab.experiments.substrate import Substrate, train_reference_model
 from unlearnlab.methods.base import Batch, Method
-from unlearnlab.methods.config import UnlearnConfig
+from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
 from unlearnlab.methods.losses import nll
 from unlearnlab.methods.registry import get_method
@@ -111,10 +111,12 @@ def _trainable(model: torch.nn.Module, method: Method, lora: bool) -> list[torch
     return chosen
 
 
-def _with_adapters(model: PreTrainedModel, config: UnlearnConfig) -> torch.nn.Module:
+def with_adapters(model: PreTrainedModel, spec: LoraSpec) -> torch.nn.Module:
+    """``model`` wrapped with PEFT LoRA adapters as ``spec`` says (base weights frozen,
+    adapters initialised from torch's global generator: seed first); ``merge_and_unload()``
+    folds them back into plain weights."""
     from peft import LoraConfig, get_peft_model
 
-    spec = config.lora
     lora = LoraConfig(
         r=spec.r,
         lora_alpha=spec.alpha,
@@ -142,7 +144,7 @@ def train_unlearning(
     base = {n: p.detach().clone() for n, p in model.named_parameters()}
     method.prepare(model, config.seed)
     lora = config.adapter == "lora"
-    net: torch.nn.Module = _with_adapters(model, config) if lora else model
+    net: torch.nn.Module = with_adapters(model, config.lora) if lora else model
     params = _trainable(net, method, lora)
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     history: list[dict[str, Any]] = []

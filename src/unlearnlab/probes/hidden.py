@@ -11,12 +11,13 @@
   answer's first token in the whole vocabulary, ``correct`` that it is top-1.
 
 Activations are captured by forward hooks that :func:`residual_stream` installs and
-always removes.
+always removes; :func:`residual_hooks` lets a hook replace them (attacks edit the
+residual stream through it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -28,33 +29,52 @@ from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import pad_rows, pad_token_id
 from unlearnlab.worlds.kg import Fact, World
 
+Edit = Callable[[int, torch.Tensor], torch.Tensor | None]
+"""A residual-stream hook: (layer index, residual (batch, seq, hidden)) -> a replacement,
+or None to leave it as it is."""
+
 
 @contextmanager
-def residual_stream(model: PreTrainedModel) -> Iterator[list[torch.Tensor]]:
-    """Capture the residual stream: inside the block, each forward pass fills the yielded
-    list with the embedding output and every block's output, each (batch, seq, hidden).
-    The hooks are removed on exit, also after an error."""
+def residual_hooks(model: PreTrainedModel, edit: Edit) -> Iterator[None]:
+    """Inside the block, every forward pass calls ``edit`` on the embedding output (layer
+    0) and on every block's output (layer i), in order, and continues with what it
+    returns. The hooks are removed on exit, also after an error."""
     decoder = model.get_decoder()
     modules = [model.get_input_embeddings(), *decoder.layers]
-    captured: list[torch.Tensor] = []
 
-    def keep(index: int):
-        def hook(module: torch.nn.Module, args: object, output: object) -> None:
+    def hook_for(index: int):
+        def hook(module: torch.nn.Module, args: object, output: object) -> object:
             tensor = output[0] if isinstance(output, tuple) else output
-            if index == 0:
-                captured.clear()
-            captured.append(tensor.detach())
+            replaced = edit(index, tensor)
+            if replaced is None:
+                return None
+            return (replaced, *output[1:]) if isinstance(output, tuple) else replaced
 
         return hook
 
     handles = []
     try:
         for i, module in enumerate(modules):
-            handles.append(module.register_forward_hook(keep(i)))
-        yield captured
+            handles.append(module.register_forward_hook(hook_for(i)))
+        yield
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def residual_stream(model: PreTrainedModel) -> Iterator[list[torch.Tensor]]:
+    """Capture the residual stream: inside the block, each forward pass fills the yielded
+    list with the embedding output and every block's output, each (batch, seq, hidden)."""
+    captured: list[torch.Tensor] = []
+
+    def keep(index: int, tensor: torch.Tensor) -> None:
+        if index == 0:
+            captured.clear()
+        captured.append(tensor.detach())
+
+    with residual_hooks(model, keep):
+        yield captured
 
 
 @torch.inference_mode()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt
 from unlearnlab.corpus.templates import RelationText, Template, relation_texts, render
-from unlearnlab.probes.scoring import greedy_decode, rank_answers
+from unlearnlab.probes.scoring import EncodedRanking, encode_ranking, greedy_decode, rank_encoded
 from unlearnlab.worlds.kg import Fact, World
 
 
@@ -63,6 +63,62 @@ class QueryIndex:
         return [e for e in pool if e not in others]
 
 
+@dataclass(frozen=True)
+class RecallQueries:
+    """Recall items (fact x phrasing) tokenized once; :meth:`records` ranks them on any
+    model that shares the tokenizer (as :func:`recall_by_ranking` does)."""
+
+    items: tuple[tuple[Fact, str], ...]
+    """(fact, template name) of each item, in order."""
+    ranking: EncodedRanking
+
+    @staticmethod
+    def build(
+        tokenizer: PreTrainedTokenizerBase,
+        world: World,
+        facts: Sequence[Fact],
+        phrasings: Callable[[RelationText], Sequence[Template]],
+        *,
+        index: QueryIndex | None = None,
+        contexts: Mapping[Fact, str] | None = None,
+    ) -> RecallQueries:
+        """Items of ``facts`` in ``phrasings``, each prompt after its fact's text in
+        ``contexts`` (if given) and a space."""
+        index = index or QueryIndex.build(world)
+        items, prompts, answers, candidates = [], [], [], []
+        for fact in facts:
+            text = index.texts[fact.relation]
+            context = contexts[fact] if contexts is not None else ""
+            for template in phrasings(text):
+                rendering = render(fact, text, template)
+                items.append((fact, template.name))
+                prompts.append(f"{context} {rendering.prompt}".lstrip())
+                answers.append(rendering.answer)
+                candidates.append(index.candidates(fact, world.entity_types))
+        ranking = encode_ranking(
+            tokenizer, prompts, answers, candidates, suffix=".", reuse_prompt=True
+        )
+        return RecallQueries(tuple(items), ranking)
+
+    def records(self, model: PreTrainedModel) -> list[dict[str, Any]]:
+        """One record per item: rank of the true answer among filtered candidates (1 =
+        top), whether it is top-1, its probability normalised over the candidates, and
+        the chance level (1 / number of candidates)."""
+        rankings = rank_encoded(model, self.ranking)
+        return [
+            {
+                "fact": str(fact),
+                "relation": fact.relation,
+                "template": template,
+                "rank": ranking.rank,
+                "correct": ranking.correct,
+                "probability": ranking.probability,
+                "chance": 1.0 / len(ranking.scores),
+            }
+            for (fact, template), ranking in zip(self.items, rankings, strict=True)
+        ]
+
+
 def recall_by_ranking(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -71,39 +127,9 @@ def recall_by_ranking(
     phrasings: Callable[[RelationText], Sequence[Template]],
     *,
     index: QueryIndex | None = None,
-    batch_size: int = 256,
 ) -> list[dict[str, Any]]:
-    """One record per (fact, phrasing): rank of the true answer among filtered candidates
-    (1 = top), whether it is top-1, its probability normalised over the candidates, and
-    the chance level (1 / number of candidates)."""
-    index = index or QueryIndex.build(world)
-    items = []
-    for fact in facts:
-        text = index.texts[fact.relation]
-        for template in phrasings(text):
-            items.append((fact, template, render(fact, text, template)))
-    rankings = rank_answers(
-        model,
-        tokenizer,
-        [r.prompt for _, _, r in items],
-        [r.answer for _, _, r in items],
-        [index.candidates(f, world.entity_types) for f, _, _ in items],
-        suffix=".",
-        batch_size=batch_size,
-        reuse_prompt=True,
-    )
-    return [
-        {
-            "fact": str(fact),
-            "relation": fact.relation,
-            "template": template.name,
-            "rank": ranking.rank,
-            "correct": ranking.correct,
-            "probability": ranking.probability,
-            "chance": 1.0 / len(ranking.scores),
-        }
-        for (fact, template, _), ranking in zip(items, rankings, strict=True)
-    ]
+    """One record per (fact, phrasing) (see :meth:`RecallQueries.records`)."""
+    return RecallQueries.build(tokenizer, world, facts, phrasings, index=index).records(model)
 
 
 _SENTENCE = re.compile(r"(?<=\.)\s+")

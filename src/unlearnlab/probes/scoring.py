@@ -23,6 +23,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.errors import UserError
 from unlearnlab.models.data import encode_answer, encode_prompt
+from unlearnlab.probes.candidates import PackedCandidates, pack_candidates, packed_logprobs
 
 Side = Literal["left", "right"]
 
@@ -141,78 +142,6 @@ def answer_logprobs(
     return [results[i] for i in range(len(prompt_ids))]
 
 
-@torch.inference_mode()
-def candidate_logprobs(
-    model: PreTrainedModel,
-    prompt_ids: Sequence[Sequence[int]],
-    candidate_ids: Sequence[Sequence[Sequence[int]]],
-    *,
-    pad_id: int,
-    max_rows: int = 2048,
-) -> list[list[float]]:
-    """Summed log-likelihood of every ``candidate_ids[i][j]`` after ``prompt_ids[i]``.
-
-    Equal to :func:`answer_logprobs` on each (prompt, candidate) pair, but each prompt is
-    run once: its KV cache is copied to its candidates' rows, and only the candidate
-    tokens are computed, so ranking against a hundred candidates costs little more than
-    the candidates themselves.
-    """
-    if len(prompt_ids) != len(candidate_ids):
-        raise UserError(
-            f"got {len(prompt_ids)} prompts but {len(candidate_ids)} candidate lists; pair them"
-        )
-    for i, (prompt, group) in enumerate(zip(prompt_ids, candidate_ids, strict=True)):
-        if not prompt or not group or not all(group):
-            raise UserError(f"item {i}: a prompt or candidate is empty; give non-empty text")
-    model.eval()
-    device, cache_name = _device(model), _cache_argument(model)
-    results: list[list[float]] = []
-    start = 0
-    while start < len(prompt_ids):
-        end, rows = start, 0
-        while end < len(prompt_ids) and (
-            end == start or rows + len(candidate_ids[end]) <= max_rows
-        ):
-            rows += len(candidate_ids[end])
-            end += 1
-        ids, mask, positions = pad_rows(prompt_ids[start:end], pad_id, "left", device)  # (group, P)
-        out = model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        first_logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # (group, vocab)
-        owner = torch.tensor(
-            [g for g in range(end - start) for _ in candidate_ids[start + g]], device=device
-        )  # (rows,)
-        flat = [c for group in candidate_ids[start:end] for c in group]
-        cand, cand_mask, _ = pad_rows(flat, pad_id, "right", device)  # (rows, C)
-        logp = first_logp[owner].gather(-1, cand[:, :1])  # (rows, 1)
-        if cand.shape[1] > 1:
-            cache = getattr(out, cache_name)
-            cache.batch_select_indices(owner)
-            lengths = mask.sum(-1)[owner].unsqueeze(-1)  # (rows, 1)
-            steps = torch.arange(cand.shape[1] - 1, device=device)  # (C - 1,)
-            later = model(
-                input_ids=cand[:, :-1],
-                attention_mask=torch.cat([mask[owner], cand_mask[:, :-1]], dim=-1),
-                position_ids=lengths + steps,  # (rows, C - 1)
-                use_cache=True,
-                **{cache_name: cache},
-            ).logits  # (rows, C - 1, vocab)
-            rest = torch.log_softmax(later.float(), dim=-1).gather(-1, cand[:, 1:, None])
-            logp = torch.cat([logp, rest.squeeze(-1)], dim=-1)  # (rows, C)
-        totals = (logp * cand_mask).sum(-1).tolist()  # (rows,)
-        offset = 0
-        for group in candidate_ids[start:end]:
-            results.append(totals[offset : offset + len(group)])
-            offset += len(group)
-        start = end
-    return results
-
-
 def score_answers(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -241,6 +170,97 @@ def pad_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
     return int(pad)
 
 
+@dataclass(frozen=True)
+class EncodedRanking:
+    """Ranking queries tokenized (and, for one-pass scoring, packed) once, to be scored on
+    any model that shares the tokenizer (see :func:`rank_encoded`)."""
+
+    prompt_ids: list[list[int]]
+    option_ids: list[list[list[int]]]
+    """Each prompt's candidates, suffix included, tokenized as answers."""
+    truth: list[int]
+    """Index of the true answer among each prompt's candidates."""
+    pad_id: int
+    packed: PackedCandidates | None
+    """The prompts and candidates as prefix-tree rows (with ``reuse_prompt``), else None."""
+
+
+def encode_ranking(
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    answers: Sequence[str],
+    candidates: Sequence[Sequence[str]],
+    *,
+    suffix: str = "",
+    reuse_prompt: bool = False,
+) -> EncodedRanking:
+    """The queries of :func:`rank_answers`, checked and tokenized."""
+    if not len(prompts) == len(answers) == len(candidates):
+        raise UserError(
+            f"got {len(prompts)} prompts, {len(answers)} answers and {len(candidates)} "
+            "candidate lists; give one of each per item"
+        )
+    for i, (answer, options) in enumerate(zip(answers, candidates, strict=True)):
+        if len(set(options)) != len(options) or answer not in options:
+            raise UserError(
+                f"item {i}: candidates must be distinct and contain the answer {answer!r}"
+            )
+    prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
+    option_ids = [[encode_answer(tokenizer, o + suffix) for o in opts] for opts in candidates]
+    pad = pad_token_id(tokenizer)
+    packed = pack_candidates(prompt_ids, option_ids, pad_id=pad) if reuse_prompt else None
+    truth = [list(options).index(a) for a, options in zip(answers, candidates, strict=True)]
+    return EncodedRanking(prompt_ids, option_ids, truth, pad, packed)
+
+
+def rank_encoded(
+    model: PreTrainedModel,
+    queries: EncodedRanking,
+    *,
+    length_normalized: bool = False,
+    batch_size: int = 64,
+) -> list[Ranking]:
+    """Rank each true answer of ``queries`` among its candidates on ``model`` (see
+    :func:`rank_answers`)."""
+    if queries.packed is not None:
+        sums = packed_logprobs(model, queries.packed)
+    else:
+        pairs = [
+            (p, o)
+            for p, opts in zip(queries.prompt_ids, queries.option_ids, strict=True)
+            for o in opts
+        ]
+        flat = answer_logprobs(
+            model,
+            [p for p, _ in pairs],
+            [o for _, o in pairs],
+            pad_id=queries.pad_id,
+            batch_size=batch_size,
+        )
+        sums, offset = [], 0
+        for opts in queries.option_ids:
+            sums.append([s.logprob for s in flat[offset : offset + len(opts)]])
+            offset += len(opts)
+    rankings = []
+    for truth_index, group, ids in zip(queries.truth, sums, queries.option_ids, strict=True):
+        values = (
+            [s / len(i) for s, i in zip(group, ids, strict=True)] if length_normalized else group
+        )
+        truth = values[truth_index]
+        beaten_by = sum(v >= truth for v in values) - 1
+        top = max(values)
+        normaliser = sum(math.exp(v - top) for v in values)
+        rankings.append(
+            Ranking(
+                rank=1 + beaten_by,
+                probability=math.exp(truth - top) / normaliser,
+                correct=beaten_by == 0,
+                scores=values,
+            )
+        )
+    return rankings
+
+
 def rank_answers(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -259,54 +279,16 @@ def rank_answers(
     is appended to every candidate's text and scored with it: without it a candidate that
     is a token prefix of the truth ("Lee" for "Leeds") can never score lower than the
     truth. Scores are summed log-probabilities, or per-token means with
-    ``length_normalized``. ``reuse_prompt`` scores through :func:`candidate_logprobs`
-    (one pass per prompt; needs a model with a KV cache), which is much faster with many
-    candidates.
+    ``length_normalized``. ``reuse_prompt`` scores each prompt once with its candidates
+    as a prefix tree (:mod:`unlearnlab.probes.candidates`; needs a model that takes a 4D
+    attention mask), which is much faster with many candidates.
     """
-    if not len(prompts) == len(answers) == len(candidates):
-        raise UserError(
-            f"got {len(prompts)} prompts, {len(answers)} answers and {len(candidates)} "
-            "candidate lists; give one of each per item"
-        )
-    for i, (answer, options) in enumerate(zip(answers, candidates, strict=True)):
-        if len(set(options)) != len(options) or answer not in options:
-            raise UserError(
-                f"item {i}: candidates must be distinct and contain the answer {answer!r}"
-            )
-    prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
-    option_ids = [[encode_answer(tokenizer, o + suffix) for o in opts] for opts in candidates]
-    if reuse_prompt:
-        sums = candidate_logprobs(model, prompt_ids, option_ids, pad_id=pad_token_id(tokenizer))
-    else:
-        flat = answer_logprobs(
-            model,
-            [p for p, opts in zip(prompt_ids, option_ids, strict=True) for _ in opts],
-            [o for opts in option_ids for o in opts],
-            pad_id=pad_token_id(tokenizer),
-            batch_size=batch_size,
-        )
-        sums, offset = [], 0
-        for opts in option_ids:
-            sums.append([s.logprob for s in flat[offset : offset + len(opts)]])
-            offset += len(opts)
-    rankings = []
-    for answer, options, group, ids in zip(answers, candidates, sums, option_ids, strict=True):
-        values = (
-            [s / len(i) for s, i in zip(group, ids, strict=True)] if length_normalized else group
-        )
-        truth = values[list(options).index(answer)]
-        beaten_by = sum(v >= truth for v in values) - 1
-        top = max(values)
-        normaliser = sum(math.exp(v - top) for v in values)
-        rankings.append(
-            Ranking(
-                rank=1 + beaten_by,
-                probability=math.exp(truth - top) / normaliser,
-                correct=beaten_by == 0,
-                scores=values,
-            )
-        )
-    return rankings
+    queries = encode_ranking(
+        tokenizer, prompts, answers, candidates, suffix=suffix, reuse_prompt=reuse_prompt
+    )
+    return rank_encoded(
+        model, queries, length_normalized=length_normalized, batch_size=batch_size
+    )
 
 
 def _cache_argument(model: PreTrainedModel) -> str:
