@@ -27,6 +27,8 @@ from unlearnlab.experiments.kinds.unlearn import (
     suite_rows,
 )
 from unlearnlab.experiments.stages import RunContext, Stage
+from unlearnlab.experiments.substrate import train_reference_model
+from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig
 from unlearnlab.report.section import Section
 from unlearnlab.report.table import result_rows
@@ -91,13 +93,14 @@ def own_model_stage(config: ExperimentConfig, settings: DurabilitySettings) -> l
 
 
 def own_attack_stage(
-    config: ExperimentConfig, settings: DurabilitySettings, spec: AttackSpec
+    config: ExperimentConfig, store_root: str | None, settings: DurabilitySettings, spec: AttackSpec
 ) -> list[dict]:
     """Attack ``spec`` (every grid point and seed) on your model."""
     assert settings.model is not None
     substrate = substrate_of(config)
+    base = train_reference_model(substrate, "base", ModelStore(store_root), show_progress=False)
     columns = _own_columns(config, settings)
-    return attack_rows(settings.model, substrate, spec, settings.attack_seeds, columns)
+    return attack_rows(settings.model, substrate, spec, settings.attack_seeds, columns, base)
 
 
 @experiment_kind("durability")
@@ -126,7 +129,7 @@ class Durability(ExperimentKind):
             stage
             for spec in settings.attacks
             for stage in (
-                Stage(f"attack/{spec.name}/own", own_attack_stage, (config, settings, spec)),
+                Stage(f"attack/{spec.name}/own", own_attack_stage, (config, store, settings, spec)),
                 *(
                     Stage(
                         f"attack/{spec.name}/{role}",

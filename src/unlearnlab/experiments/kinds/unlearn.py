@@ -231,13 +231,16 @@ def attack_rows(
     spec: AttackSpec,
     seeds: Sequence[int],
     columns: dict[str, Any],
+    base: Path,
 ) -> list[dict[str, Any]]:
-    """Every grid point and seed of attack ``spec`` on the model in ``path``: recall of
-    the forget targets at each curve point, as results rows with ``columns`` set."""
+    """Every grid point and seed of attack ``spec`` on the model in ``path`` (``base``:
+    the base model's folder, for attacks that compare with it): recall of the forget
+    targets at each curve point, as results rows with ``columns`` set."""
     rows = []
+    targets = {s: AttackTarget(substrate, tuple(substrate.splits.forget), s, base) for s in seeds}
     for point, seed in itertools.product(_grid_points(spec.grid), seeds):
         attack = attack_create(spec.attack, **{**spec.params, **point})
-        curve = attack.run(path, AttackTarget(substrate, tuple(substrate.splits.forget), seed))
+        curve = attack.run(path, targets[seed])
         for curve_point in curve:
             records = [
                 {
@@ -292,7 +295,8 @@ def attack_stage(
     else:
         path = train_reference_model(substrate, model, store, show_progress=False)
         columns = reference_columns(config, substrate, model)
-    return attack_rows(path, substrate, spec, seeds, columns)
+    base = train_reference_model(substrate, "base", store, show_progress=False)
+    return attack_rows(path, substrate, spec, seeds, columns, base)
 
 
 def _run_name(run: UnlearnConfig) -> str:
