@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tiny import TINY
 from unlearnlab.attacks import AttackTarget, attack_create
 from unlearnlab.attacks.in_context import statement
 from unlearnlab.errors import UserError
@@ -15,20 +16,6 @@ from unlearnlab.experiments.substrate import Substrate, build_substrate, train_r
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.knowledge import QueryIndex, recall_by_ranking
-
-TINY = [
-    "world.params.people=30",
-    "splits.forget=4",
-    "splits.heldout=5",
-    "train.epochs=null",
-    "train.steps=10",
-    "train.batch_size=8",
-    "train.seq_len=32",
-    "model.hidden_size=16",
-    "model.intermediate_size=32",
-    "model.layers=1",
-    "model.heads=2",
-]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +38,23 @@ def test_fold_contexts_never_hold_the_queried_fact(tiny) -> None:
     assert all(set(pool) <= set(substrate.splits.retain) for pool in retain.values())
     with pytest.raises(UserError, match=r"3 context facts asked, but .* has only 2"):
         attack_create("in_context", shots=(0, 3)).pools(target)
+
+
+def test_premise_contexts_are_the_targets_own_derivation(tiny) -> None:
+    substrate, _ = tiny
+    world = substrate.world
+    target = AttackTarget(substrate, substrate.splits.forget, seed=1)
+    pools = attack_create("in_context", source="premises", shots=(0, 1)).pools(target)
+    background = set(world.background_facts)
+    for fact, pool in pools.items():
+        assert fact not in pool and not set(pool) & background
+        assert len(pool) >= 1
+        kept = set(world.base_facts) - {fact}
+        derived = world.derivation(fact, without=[fact])
+        assert derived is not None and set(pool) == derived.leaves() - background
+        assert set(pool) <= kept
+    with pytest.raises(UserError, match="context facts asked, but"):
+        attack_create("in_context", source="premises", shots=(0, 50)).pools(target)
 
 
 def test_empty_context_is_plain_recall_and_context_is_stated_facts(tiny) -> None:

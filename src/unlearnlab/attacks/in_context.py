@@ -4,7 +4,9 @@ Each measured fact is queried in its training phrasings after ``n`` context sent
 (the canonical statement of other facts), for every ``n`` in ``shots``. With source
 ``forget_folds`` the context facts come from the other folds of the measured facts (a
 fact never appears in its own context); with ``retain`` they are retain facts, a plain
-few-shot prefix that shows how facts are stated without giving any forgotten one away.
+few-shot prefix that shows how facts are stated without giving any forgotten one away;
+with ``premises`` they are the stated, non-background premises of the fact's shallowest
+derivation from the other facts (what an attacker who knows the premises could supply).
 The context of a fact is a seeded order of its pool, so its first ``n`` grow with ``n``.
 """
 
@@ -30,7 +32,7 @@ from unlearnlab.attacks.relearn import kfold
 from unlearnlab.corpus.templates import render
 from unlearnlab.errors import UserError
 from unlearnlab.probes.knowledge import QueryIndex, RecallQueries
-from unlearnlab.worlds.kg import Fact
+from unlearnlab.worlds.kg import Fact, World
 
 
 class InContextParams(BaseModel):
@@ -38,8 +40,9 @@ class InContextParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["forget_folds", "retain"] = "forget_folds"
-    """Other folds of the measured facts, or retain facts (a few-shot prefix)."""
+    source: Literal["forget_folds", "retain", "premises"] = "forget_folds"
+    """Other folds of the measured facts, retain facts (a few-shot prefix), or the fact's
+    own premises."""
     folds: int = Field(2, ge=2)
     """With source forget_folds: k; a fact's context comes from the other k - 1 folds."""
     shots: tuple[int, ...] = (0, 1, 2, 4, 8)
@@ -57,6 +60,16 @@ def statement(fact: Fact, index: QueryIndex) -> str:
     return render(fact, text, text.training_frames()[0]).text
 
 
+def premises(world: World, fact: Fact) -> list[Fact]:
+    """The stated premises (background facts left out) of the shallowest derivation of
+    ``fact`` from the other facts, in stated order; empty when nothing else implies it."""
+    tree = world.derivation(fact, without=[fact])
+    if tree is None or tree.rule is None:
+        return []
+    background = set(world.background_facts)
+    return sorted(f for f in tree.leaves() if f not in background)
+
+
 @attack("in_context")
 class InContext(Attack):
     """Facts placed in the prompt; curve steps are the number of context facts."""
@@ -69,6 +82,8 @@ class InContext(Attack):
         if params.source == "retain":
             pool: Sequence[Fact] = target.substrate.splits.retain
             others = {fact: list(pool) for fact in target.facts}
+        elif params.source == "premises":
+            others = {fact: premises(target.substrate.world, fact) for fact in target.facts}
         else:
             folds = kfold(target.facts, params.folds, target.seed)
             others = {
