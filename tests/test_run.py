@@ -60,9 +60,12 @@ def test_run_writes_the_report_and_its_parts(finished) -> None:
     for figure in ("rederivation", "forget_retain", "recovery_curves", "formats"):
         for suffix in ("png", "svg"):
             assert (run_dir / "figures" / f"{figure}.{suffix}").stat().st_size > 1000
+    assert "## World and forget targets" in report
+    assert "4 forget facts" in report and "enumerations complete" in report
+    assert (run_dir / "world" / "facts.jsonl").is_file() and (run_dir / "splits.json").is_file()
     rows = read_results(run_dir / "results.parquet")
     roles = {r["role"] for r in rows}
-    assert roles == {"base", "oracle", "deep_oracle", "unlearned"}
+    assert roles == {"world", "base", "oracle", "deep_oracle", "unlearned"}
     assert {r["attack"] for r in rows} == {None, "quantize", "relearn"}
     for row in rows:
         if row["value"] is None and row["chance"] is not None:

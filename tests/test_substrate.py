@@ -120,33 +120,6 @@ def test_a_missing_checkpoint_is_a_user_error(tmp_path: Path) -> None:
         train_reference_model(build_substrate(config), "base", ModelStore(tmp_path))
 
 
-def test_run_writes_a_report_computed_from_the_results(tmp_path: Path, capsys) -> None:
-    args = [
-        "run",
-        "--out",
-        str(tmp_path / "runs"),
-        "--store",
-        str(tmp_path / "store"),
-        "--sample",
-        "12",
-    ]
-    for override in TINY:
-        args += ["--set", override]
-    main(args)
-    run_dir = tmp_path / "runs" / "compositional"
-    results = json.loads((run_dir / "results.json").read_text())
-    report = (run_dir / "report.md").read_text()
-    assert [m["role"] for m in results["models"]] == ["base", "oracle"]
-    oracle = results["models"][1]
-    direct = oracle["metrics"]["forget_recall_direct"]
-    assert direct["n"] == 2 * 3  # two targets, three training phrasings each
-    assert f"{100 * direct['value']:.1f}%" in report
-    assert len(results["deep_unlearning"]) == 2
-    assert all(d["complete"] for d in results["deep_unlearning"])
-    assert (run_dir / "world" / "facts.jsonl").is_file() and (run_dir / "splits.json").is_file()
-    assert "report:" in capsys.readouterr().out
-
-
 def test_deep_oracle_forgets_a_deep_unlearning_set(tmp_path: Path) -> None:
     substrate = build_substrate(load_config("compositional", TINY))
     world, forget = substrate.world, substrate.splits.forget

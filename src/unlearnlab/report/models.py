@@ -20,6 +20,8 @@ from unlearnlab.probes.stats import Rate, bootstrap_mean
 
 REFERENCE_ORDER = ("base", "oracle", "deep_oracle")
 REFERENCE_LABELS = {"base": "base", "oracle": "oracle", "deep_oracle": "deep oracle"}
+WORLD = "world"
+"""The role of rows that describe the world, not a model."""
 
 
 @dataclass(frozen=True, order=True)
@@ -56,7 +58,8 @@ def models_in(rows: Iterable[dict[str, Any]]) -> list[ModelId]:
     models in first-seen order."""
     seen: dict[ModelId, None] = {}
     for row in rows:
-        seen.setdefault(model_of(row), None)
+        if row["role"] != WORLD:
+            seen.setdefault(model_of(row), None)
     refs = [m for r in REFERENCE_ORDER for m in seen if m.is_reference and m.role == r]
     return refs + [m for m in seen if not m.is_reference]
 

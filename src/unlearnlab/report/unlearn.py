@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from unlearnlab.attacks.recovery import RecoverySummary, summarize
 from unlearnlab.probes.stats import Rate
 from unlearnlab.report.models import (
+    WORLD,
     AttackRun,
     ModelId,
     RowIndex,
@@ -103,6 +104,28 @@ def _bars(
     ax.set_ylabel("rate (95% CI)")
     ax.legend(fontsize=7, ncol=len(measures))
     return figure
+
+
+def world_section(rows: Sequence[dict[str, Any]]) -> Section:
+    """The world's size and what deep unlearning its targets would cost."""
+    world = [r for r in rows if r["role"] == WORLD]
+    counts = {r["item"]: int(r["value"]) for r in world if r["probe"] == "world.count"}
+    sizes = [int(r["value"]) for r in world if r["probe"] == "deep.minimum_size"]
+    sets = [r for r in world if r["probe"] == "deep.set_count"]
+    text = [", ".join(f"{n} {name}" for name, n in counts.items()) + "."]
+    if sizes:
+        complete = sum(bool(r["correct"]) for r in sets)
+        text += [
+            "",
+            f"Each of the {len(sizes)} forget targets is a stated fact that other stated "
+            f"facts imply. Making a target underivable takes removing at least {min(sizes)} "
+            f"to {max(sizes)} facts (mean {sum(sizes) / len(sizes):.2f}, the target "
+            f"included): the exact minimum deep-unlearning sets, which the deep variants of "
+            f"each method and the deep oracle remove. The targets have "
+            f"{sum(int(r['value']) for r in sets)} minimal deep-unlearning sets in all "
+            f"({complete} of {len(sets)} enumerations complete).",
+        ]
+    return Section("World and forget targets", "\n".join(text))
 
 
 def rederivation_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
@@ -486,8 +509,9 @@ def validity_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
 
 
 def unlearn_sections(rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
-    """The four sections of the unlearning study."""
+    """The world, then the four sections of the unlearning study."""
     return [
+        world_section(rows),
         rederivation_section(rows, figures),
         polarity_section(rows, figures),
         durability_section(rows, figures),

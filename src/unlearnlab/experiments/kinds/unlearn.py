@@ -38,6 +38,7 @@ from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.report.section import Section
 from unlearnlab.report.table import as_json, result_rows
+from unlearnlab.worlds.io import save_world
 
 REFERENCE_ROLES: tuple[Role, ...] = ("base", "oracle", "deep_oracle")
 
@@ -194,6 +195,51 @@ def reference_stage(
     )
 
 
+def world_stage(config: ExperimentConfig, run_dir: str) -> list[dict[str, Any]]:
+    """Save the world and splits into the run folder; rows (role ``world``) give the
+    world's size and each target's minimal deep-unlearning sets."""
+    substrate = substrate_of(config)
+    world, splits = substrate.world, substrate.splits
+    save_world(world, Path(run_dir) / "world")
+    splits.save(Path(run_dir) / "splits.json")
+    counts = {
+        "base facts": len(world.base_facts),
+        "background facts": len(world.background_facts),
+        "derived facts": len(world.derived_facts),
+        "rules": len(world.rules),
+        **{f"{role} facts": len(getattr(splits, role)) for role in splits.ROLES},
+    }
+    rows = [
+        {
+            "probe": "world.count",
+            "format": name,
+            "split": "world",
+            "item": name,
+            "correct": True,
+            "value": float(n),
+        }
+        for name, n in counts.items()
+    ]
+    for target in splits.forget:
+        sets = world.minimal_deep_unlearning_sets(target)
+        for probe, value in (
+            ("deep.minimum_size", sets.minimum_size),
+            ("deep.set_count", len(sets)),
+        ):
+            rows.append(
+                {
+                    "probe": probe,
+                    "format": "exact",
+                    "split": "forget",
+                    "item": str(target),
+                    "correct": sets.complete,
+                    "value": float(value),
+                }
+            )
+    columns = {"experiment": config.name, "variant": "{}", "role": "world"}
+    return result_rows(rows, **columns, seed=config.seed, config_hash=config.digest())
+
+
 def _unlearned_columns(config: ExperimentConfig, run: UnlearnConfig) -> dict[str, Any]:
     return {
         "experiment": config.name,
@@ -316,6 +362,9 @@ class UnlearnStudy(ExperimentKind):
         settings = UnlearnSettings(**config.settings)
         store = None if ctx.store_root is None else str(ctx.store_root)
         rows: list[dict[str, Any]] = []
+        world = [Stage("world", world_stage, (config, str(ctx.run_dir.resolve())))]
+        for stage_rows in ctx.run_stages(world, "world"):
+            rows += stage_rows
         references = [
             Stage(
                 f"reference/{role}",
