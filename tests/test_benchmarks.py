@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,33 @@ def test_worlds_benchmark_reports_complete_enumeration() -> None:
     assert sum("55/55 complete" in line for line in lines) == 2, result.stdout
     assert any("962 facts" in line for line in lines), result.stdout
     assert any("family world of 300 people" in line for line in lines), result.stdout
+
+
+@pytest.mark.slow
+def test_durability_sweep_reports_time_and_worst_case(tmp_path: Path) -> None:
+    tiny = (
+        "experiment_set=[world.params.people=30, splits.forget=4, splits.heldout=5, "
+        "train.epochs=null, train.steps=10, train.batch_size=8, train.seq_len=32, "
+        "model.hidden_size=16, model.intermediate_size=32, model.layers=1, model.heads=2]"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "durability_sweep.py"),
+            "--set",
+            tiny,
+            "--set",
+            "unlearn.steps=2",
+            "--max-step",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+        env={**os.environ, "UNLEARNLAB_HOME": str(tmp_path)},
+    )
+    lines = result.stdout.splitlines()
+    assert "for 12 runs x 3 models, steps [0, 1, 2]" in lines[0], result.stdout
+    assert sum("lr=" in line for line in lines) == 12
+    assert lines[-1].startswith("worst case: {"), result.stdout

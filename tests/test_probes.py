@@ -19,6 +19,7 @@ from unlearnlab.external import external_dataset
 from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.models.factory import build_model
 from unlearnlab.models.store import ModelStore
+from unlearnlab.probes.candidates import candidate_logprobs
 from unlearnlab.probes.deep import edu_relat_accuracy_all, edu_relat_scores
 from unlearnlab.probes.hidden import residual_stream
 from unlearnlab.probes.knowledge import QueryIndex
@@ -32,7 +33,7 @@ from unlearnlab.probes.results import (
     tidy_rows,
     write_parquet,
 )
-from unlearnlab.probes.scoring import Generation, answer_logprobs, candidate_logprobs
+from unlearnlab.probes.scoring import Generation, answer_logprobs
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.worlds import Fact, FactRecord, World
 
