@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tiny import TINY
 from unlearnlab.attacks import ATTACKS, AttackTarget, CurvePoint, attack_create, quantize
 from unlearnlab.attacks.quantize import quantize_rtn
 from unlearnlab.attacks.recovery import (
@@ -33,19 +34,6 @@ from unlearnlab.experiments.substrate import Substrate, build_substrate, train_r
 from unlearnlab.models.store import ModelStore
 from unlearnlab.worlds.kg import Fact
 
-TINY = [
-    "world.params.people=30",
-    "splits.forget=4",
-    "splits.heldout=5",
-    "train.epochs=null",
-    "train.steps=10",
-    "train.batch_size=8",
-    "train.seq_len=32",
-    "model.hidden_size=16",
-    "model.intermediate_size=32",
-    "model.layers=1",
-    "model.heads=2",
-]
 FAST = {"steps": (0, 1, 3), "lr": 1e-2, "batch_size": 8}
 
 

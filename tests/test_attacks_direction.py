@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_attacks import TINY
+from tiny import TINY
 from unlearnlab.attacks import AttackTarget, attack_create
 from unlearnlab.attacks.direction_ablation import project_out
 from unlearnlab.attacks.run import attack_models

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from test_attacks import TINY
+from tiny import TINY
 from unlearnlab.attacks import AttackTarget, attack_create
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
