@@ -21,7 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt
 from unlearnlab.corpus.templates import RelationText, Template, relation_texts, render
-from unlearnlab.probes.scoring import greedy_decode, rank_answers
+from unlearnlab.probes.scoring import Ranking, greedy_decode, rank_answers
 from unlearnlab.worlds.kg import Fact, World
 
 
@@ -93,17 +93,23 @@ def recall_by_ranking(
         reuse_prompt=True,
     )
     return [
-        {
-            "fact": str(fact),
-            "relation": fact.relation,
-            "template": template.name,
-            "rank": ranking.rank,
-            "correct": ranking.correct,
-            "probability": ranking.probability,
-            "chance": 1.0 / len(ranking.scores),
-        }
+        recall_record(fact, template.name, ranking)
         for (fact, template, _), ranking in zip(items, rankings, strict=True)
     ]
+
+
+def recall_record(fact: Fact, template: str, ranking: Ranking) -> dict[str, Any]:
+    """The record of ``fact`` asked in phrasing ``template``: its answer's rank (1 = top),
+    top-1 correctness, probability over the candidates and the chance level."""
+    return {
+        "fact": str(fact),
+        "relation": fact.relation,
+        "template": template,
+        "rank": ranking.rank,
+        "correct": ranking.correct,
+        "probability": ranking.probability,
+        "chance": 1.0 / len(ranking.scores),
+    }
 
 
 _SENTENCE = re.compile(r"(?<=\.)\s+")

@@ -294,19 +294,22 @@ def rank_answers(
         values = (
             [s / len(i) for s, i in zip(group, ids, strict=True)] if length_normalized else group
         )
-        truth = values[list(options).index(answer)]
-        beaten_by = sum(v >= truth for v in values) - 1
-        top = max(values)
-        normaliser = sum(math.exp(v - top) for v in values)
-        rankings.append(
-            Ranking(
-                rank=1 + beaten_by,
-                probability=math.exp(truth - top) / normaliser,
-                correct=beaten_by == 0,
-                scores=values,
-            )
-        )
+        rankings.append(rank_scores(values, list(options).index(answer)))
     return rankings
+
+
+def rank_scores(values: Sequence[float], truth: int) -> Ranking:
+    """The :class:`Ranking` of candidate ``truth`` among the candidates' scores ``values``."""
+    score = values[truth]
+    beaten_by = sum(v >= score for v in values) - 1
+    top = max(values)
+    normaliser = sum(math.exp(v - top) for v in values)
+    return Ranking(
+        rank=1 + beaten_by,
+        probability=math.exp(score - top) / normaliser,
+        correct=beaten_by == 0,
+        scores=list(values),
+    )
 
 
 def _cache_argument(model: PreTrainedModel) -> str:

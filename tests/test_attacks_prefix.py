@@ -1,0 +1,165 @@
+"""Input-space attacks (prefix_search, soft_prompt): a model that answers only after a
+trigger token gives the trigger away to the search; splits never optimise on a measured
+fact; the three models get one budget and seed; same seed, same prefixes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from unlearnlab.attacks import AttackTarget, attack_create
+from unlearnlab.attacks.base import measure
+from unlearnlab.attacks.prefix import PrefixTask, answer_logprobs, prefix_groups, virtual_tokens
+from unlearnlab.attacks.prefix_search import PrefixSearch
+from unlearnlab.attacks.recovery import summarize
+from unlearnlab.attacks.run import ROLES, attack_models
+from unlearnlab.attacks.soft_prompt import SoftPrompt
+from unlearnlab.errors import UserError
+from unlearnlab.models.factory import load_model, load_tokenizer
+from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.scoring import answer_logprobs as scoring_logprobs
+from unlearnlab.worlds.kg import Fact
+
+ATTACKS = ("prefix_search", "soft_prompt")
+SMALL = {"length": 2, "steps": (0, 1, 3)}
+BUDGET = {"prefix_search": {"top_k": 4, "batch": 4}, "soft_prompt": {"lr": 0.05}}
+
+
+def test_bad_parameters_are_user_errors() -> None:
+    for name in ATTACKS:
+        with pytest.raises(UserError, match=r"length: .*greater than or equal to 1"):
+            attack_create(name, length=0)
+        with pytest.raises(UserError, match="steps: must start at 0 and strictly increase"):
+            attack_create(name, steps=(0, 5, 5))
+        with pytest.raises(UserError, match=r"steps: .*needs a step after 0"):
+            attack_create(name, steps=(0,))
+        with pytest.raises(UserError, match=r"mode: .*'per_fact' or 'universal'"):
+            attack_create(name, mode="both")
+    with pytest.raises(UserError, match="top_kk: unknown field \\(did you mean 'top_k'\\?\\)"):
+        attack_create("prefix_search", top_kk=4)
+    with pytest.raises(UserError, match=r"batch: .*greater than or equal to 1"):
+        attack_create("prefix_search", batch=0)
+    with pytest.raises(UserError, match=r"lr: .*greater than 0"):
+        attack_create("soft_prompt", lr=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 12), st.integers(0, 1000))
+def test_no_prefix_is_optimised_on_a_fact_it_is_measured_on_or_on_another_facts(
+    n: int, seed: int
+) -> None:
+    facts = [Fact(f"p{i}", "mother", f"q{i}") for i in range(n)]
+    if n < 2:
+        with pytest.raises(UserError, match=f"at least 2 measured facts .*got {n}"):
+            prefix_groups(facts, "universal", seed)
+    else:
+        (group,) = prefix_groups(facts, "universal", seed)
+        assert not set(group.train) & set(group.test)
+        assert sorted(group.train + group.test) == sorted(facts)
+        assert abs(len(group.train) - len(group.test)) <= 1 and group.test
+        assert list(group.test) == [f for f in facts if f in group.test]  # measured order
+        assert prefix_groups(facts, "universal", seed) == [group]
+    if n == 0:
+        with pytest.raises(UserError, match="at least one measured fact"):
+            prefix_groups(facts, "per_fact", seed)
+    else:
+        groups = prefix_groups(facts, "per_fact", seed)
+        assert [g.train for g in groups] == [(f,) for f in facts]  # never another fact's
+        assert all(g.test == g.train for g in groups)
+
+
+def test_objective_and_empty_prefix_recall_match_the_probes(tiny) -> None:
+    substrate, _, base, _ = tiny
+    target = AttackTarget(substrate, substrate.splits.forget)
+    task = PrefixTask.load(base, target, "per_fact")
+    model, tokenizer = load_model(base), load_tokenizer(base)
+    index = QueryIndex.build(substrate.world)
+    ours, plain = task.recall(None), measure(model, tokenizer, target, target.facts, index)
+    assert [{**r, "probability": 0} for r in ours] == [{**r, "probability": 0} for r in plain]
+    assert [r["probability"] for r in ours] == pytest.approx([r["probability"] for r in plain])
+    queries = [q for group in task.train for q in group]
+    ours = answer_logprobs(task.model, [(q, []) for q in queries], task.pad_id)
+    theirs = scoring_logprobs(
+        model,
+        [[*q.head, *q.body] for q in queries],
+        [q.answer for q in queries],
+        pad_id=task.pad_id,
+    )
+    assert torch.allclose(ours, torch.tensor([s.logprob for s in theirs]), atol=1e-5)
+    special = set(tokenizer.all_special_ids)
+    assert {i for i in range(len(tokenizer)) if not task.allowed[i]} == special
+    means = task.objective(torch.zeros(len(task.groups), 0, dtype=torch.long))
+    by_fact = ours.reshape(len(task.groups), -1).mean(-1)  # three phrasings per fact
+    assert torch.allclose(means, by_fact, atol=1e-6)
+
+
+def test_a_virtual_token_with_a_tokens_embedding_scores_like_that_token(tiny) -> None:
+    substrate, _, base, _ = tiny
+    task = PrefixTask.load(base, AttackTarget(substrate, substrate.splits.forget), "universal")
+    token = int(task.allowed.nonzero()[3])
+    embedding = task.model.get_input_embeddings()
+    plain = task.objective(torch.tensor([[token, token]]))
+    with virtual_tokens(task.model, embedding.weight[[token, token]].clone()) as virtual:
+        assert virtual.tolist() == [embedding.num_embeddings, embedding.num_embeddings + 1]
+        assert torch.allclose(task.objective(virtual[None]), plain, atol=1e-6)
+    assert task.model.get_input_embeddings() is embedding
+
+
+def test_same_seed_same_prefixes_and_the_search_never_loses_ground(tiny) -> None:
+    substrate, _, base, _ = tiny
+    target = AttackTarget(substrate, substrate.splits.forget, seed=1)
+    runs = {}
+    for name in ATTACKS:
+        attack = attack_create(name, **SMALL, **BUDGET[name])
+        first, again = attack.search(base, target), attack.search(base, target)
+        assert first.curve == again.curve
+        assert all(torch.equal(a, b) for a, b in zip(first.prefixes, again.prefixes, strict=True))
+        assert [p.step for p in first.curve] == [0, 1, 3] and first.objective.shape == (4, 1)
+        assert len(first.curve[1].records) == 3 * len(first.groups[0].test)  # held-out only
+        runs[name] = first
+    task = PrefixTask.load(base, target, "universal")
+    assert torch.equal(runs["prefix_search"].prefixes[0], task.initial_prefixes(2, seed=1))
+    assert torch.equal(runs["soft_prompt"].initial, task.initial_prefixes(2, seed=1))
+    assert not torch.equal(task.initial_prefixes(2, seed=1), task.initial_prefixes(2, seed=2))
+    weight = task.model.get_input_embeddings().weight
+    assert torch.equal(runs["soft_prompt"].prefixes[0], weight[task.initial_prefixes(2, seed=1)])
+    search = runs["prefix_search"]
+    assert (search.objective.diff(dim=0) >= 0).all()
+    special = set(load_tokenizer(base).all_special_ids)
+    assert not special & {t for p in search.prefixes for t in p.flatten().tolist()}
+    with pytest.raises(UserError, match=r"top_k 999 exceeds the .* tokens a prefix can use"):
+        attack_create("prefix_search", top_k=999, **SMALL).run(base, target)
+
+
+def test_the_three_models_get_one_budget_and_seed(tiny, monkeypatch) -> None:
+    substrate, store, base, _ = tiny
+    calls = []
+    for cls in (PrefixSearch, SoftPrompt):
+        original = cls.search
+
+        def spy(self, model_dir: Path, target: AttackTarget, original=original):
+            run = original(self, model_dir, target)
+            calls.append((model_dir, self.params.model_dump(), target, run))
+            return run
+
+        monkeypatch.setattr(cls, "search", spy)
+    for name in ATTACKS:
+        calls.clear()
+        attack = attack_create(name, mode="per_fact", length=2, steps=(0, 1), **BUDGET[name])
+        curves = attack_models(attack, base, substrate, store, seed=4)
+        assert [c[0] for c in calls][1:] == [
+            store.get(substrate.key("base")),
+            store.get(substrate.key("oracle")),
+        ]
+        assert all(c[1] == calls[0][1] for c in calls)
+        assert calls[0][2].seed == 4 and all(c[2] is calls[0][2] for c in calls)
+        inits = [c[3].initial for c in calls]
+        assert all(torch.equal(i, inits[0]) for i in inits)
+        assert curves["unlearned"] == curves["base"]  # the same model: the same search
+        summary = summarize(curves, resamples=20)
+        assert summary.steps == [0, 1] and all(r.value == 0.0 for r in summary.raw)
+        assert set(curves) == set(ROLES)
