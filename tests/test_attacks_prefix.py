@@ -4,6 +4,8 @@ fact; the three models get one budget and seed; same seed, same prefixes."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 
 import pytest
@@ -11,15 +13,21 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from unlearnlab.attacks import AttackTarget, attack_create
+from unlearnlab.attacks import AttackTarget, CurvePoint, attack_create
 from unlearnlab.attacks.base import measure
-from unlearnlab.attacks.prefix import PrefixTask, answer_logprobs, prefix_groups, virtual_tokens
+from unlearnlab.attacks.prefix import (
+    PrefixTask,
+    answer_logprobs,
+    encode_queries,
+    prefix_groups,
+    virtual_tokens,
+)
 from unlearnlab.attacks.prefix_search import PrefixSearch
 from unlearnlab.attacks.recovery import summarize
 from unlearnlab.attacks.run import ROLES, attack_models
 from unlearnlab.attacks.soft_prompt import SoftPrompt
 from unlearnlab.errors import UserError
-from unlearnlab.models.factory import load_model, load_tokenizer
+from unlearnlab.models.factory import ModelSpec, build_model, load_model, load_tokenizer, save_model
 from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.scoring import answer_logprobs as scoring_logprobs
 from unlearnlab.worlds.kg import Fact
@@ -163,3 +171,53 @@ def test_the_three_models_get_one_budget_and_seed(tiny, monkeypatch) -> None:
         summary = summarize(curves, resamples=20)
         assert summary.steps == [0, 1] and all(r.value == 0.0 for r in summary.raw)
         assert set(curves) == set(ROLES)
+
+
+@pytest.fixture(scope="module")
+def trigger(tiny, tmp_path_factory) -> tuple[Path, int]:
+    """A tiny Llama trained to give the true answer only when a trigger token is among the
+    two tokens after bos (a random filler beside it), and a decoy answer otherwise."""
+    substrate, _, base, _ = tiny
+    tokenizer = load_tokenizer(base)
+    spec = ModelSpec(hidden_size=16, intermediate_size=32, layers=1, heads=2)
+    model = build_model(spec, tokenizer, seed=0)
+    target = AttackTarget(substrate, substrate.splits.forget)
+    queries = encode_queries(tokenizer, target, target.facts, QueryIndex.build(substrate.world))
+    decoys = [dataclasses.replace(q, answer=q.options[q.truth == 0]) for q in queries]
+    special = set(tokenizer.all_special_ids)
+    usable = [i for i in range(len(tokenizer)) if i not in special]
+    token, fillers = usable[-1], torch.tensor(usable[:-1])
+    generator = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
+    for _ in range(60):
+        draws = fillers[torch.randint(len(fillers), (len(queries), 4), generator=generator)]
+        pairs = []
+        for query, decoy, (a, b, c, d) in zip(queries, decoys, draws.tolist(), strict=True):
+            pairs += [(query, [token, a]), (query, [b, token]), (decoy, [c, d]), (decoy, [])]
+        loss = -answer_logprobs(model, pairs, tokenizer.pad_token_id).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    path = tmp_path_factory.mktemp("trigger") / "model"
+    return save_model(model, tokenizer, path, {"role": "trigger"}), token
+
+
+def mean_probability(point: CurvePoint) -> float:
+    """Mean probability of the true answers over the candidates at one curve point."""
+    return sum(r["probability"] for r in point.records) / len(point.records)
+
+
+def test_the_search_finds_the_trigger_and_it_carries_to_held_out_facts(tiny, trigger) -> None:
+    substrate, *_ = tiny
+    path, token = trigger
+    target = AttackTarget(substrate, substrate.splits.forget)
+    budget = {"length": 2, "steps": (0, 3, 6), "top_k": 8, "batch": 16}
+    run = attack_create("prefix_search", **budget).search(path, target)
+    assert mean_probability(run.curve[0]) < 0.05  # no prefix: the decoy answer wins
+    assert token in run.prefixes[-1].tolist()[0]
+    assert run.objective[-1, 0] > math.log(0.5)  # optimised-on facts: answer likelihood > 1/2
+    assert mean_probability(run.curve[-1]) > 0.5  # held-out facts: recall via the trigger
+    assert all(r["correct"] for r in run.curve[-1].records)
+    soft = attack_create("soft_prompt", length=2, steps=(0, 20), lr=0.1).search(path, target)
+    assert mean_probability(soft.curve[0]) < 0.05
+    assert soft.objective[-1, 0] > math.log(0.5) and mean_probability(soft.curve[-1]) > 0.5
