@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from test_attacks import TINY
 from unlearnlab.attacks import AttackTarget, CurvePoint, attack_create
 from unlearnlab.attacks.base import measure
 from unlearnlab.attacks.prefix import (
@@ -221,3 +225,25 @@ def test_the_search_finds_the_trigger_and_it_carries_to_held_out_facts(tiny, tri
     soft = attack_create("soft_prompt", length=2, steps=(0, 20), lr=0.1).search(path, target)
     assert mean_probability(soft.curve[0]) < 0.05
     assert soft.objective[-1, 0] > math.log(0.5) and mean_probability(soft.curve[-1]) > 0.5
+
+
+@pytest.mark.slow
+def test_benchmark_runs_on_a_tiny_world_and_reports_the_bar(tmp_path) -> None:
+    overrides = [f"--set={item}" for item in TINY]
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).resolve().parents[1] / "benchmarks" / "prefix_search.py"),
+            *("--steps", "0", "1", "--length", "2", "--attack", "prefix_search", *overrides),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+        env={**os.environ, "UNLEARNLAB_HOME": str(tmp_path)},
+    )
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("oracle held-out-half recovery (the floor):") for line in lines)
+    assert any(line.startswith("bar: search on the unlearned model") for line in lines)
+    rows = [line.split() for line in lines if line.split() and line.split()[0].isdigit()]
+    assert [row[0] for row in rows] == ["0", "1"] and all(len(row) == 6 for row in rows)
