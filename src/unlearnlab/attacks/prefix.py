@@ -41,7 +41,13 @@ from unlearnlab.errors import UserError
 from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.probes.knowledge import QueryIndex, recall_record
-from unlearnlab.probes.scoring import candidate_logprobs, pad_rows, pad_token_id, rank_scores
+from unlearnlab.probes.scoring import (
+    cache_argument,
+    candidate_logprobs,
+    pad_rows,
+    pad_token_id,
+    rank_scores,
+)
 from unlearnlab.worlds.kg import Fact
 
 Mode = Literal["per_fact", "universal"]
@@ -150,19 +156,37 @@ def answer_logprobs(
     model: PreTrainedModel, pairs: Sequence[tuple[Query, Sequence[int]]], pad_id: int
 ) -> torch.Tensor:
     """``(pairs,)`` summed log-likelihood of each query's answer after ``head + prefix +
-    body``, teacher-forced; differentiable (wrap in ``torch.no_grad`` to score only)."""
+    body``, teacher-forced; differentiable (wrap in ``torch.no_grad`` to score only).
+
+    Each distinct ``head + prefix`` runs once and its KV cache is copied to the rows that
+    share it; only ``body + answer`` is computed per row, left-padded so that every answer
+    ends the row (padding sits between the cached part and the body, masked out).
+    """
     out = []
-    device = next(model.parameters()).device
+    device, cache_name = next(model.parameters()).device, cache_argument(model)
     for start in range(0, len(pairs), MAX_ROWS):
         chunk = pairs[start : start + MAX_ROWS]
-        rows = [[*q.head, *prefix, *q.body, *q.answer] for q, prefix in chunk]
-        ids, mask, positions = pad_rows(rows, pad_id, "left", device)  # each (rows, seq)
-        span = max(len(q.answer) for q, _ in chunk)  # answers end every (left-padded) row
+        shared: dict[tuple[int, ...], int] = {}
+        owner = [shared.setdefault((*q.head, *prefix), len(shared)) for q, prefix in chunk]
+        ids, mask, positions = pad_rows(list(shared), pad_id, "left", device)  # (shared, P)
+        head = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        cache = getattr(head, cache_name)
+        rows = torch.tensor(owner, device=device)  # (rows,)
+        cache.batch_select_indices(rows)
+        tails, tail_mask, tail_positions = pad_rows(
+            [[*q.body, *q.answer] for q, _ in chunk], pad_id, "left", device
+        )  # each (rows, T)
+        span = max(len(q.answer) for q, _ in chunk)
         logits = model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=span + 1
+            input_ids=tails,
+            attention_mask=torch.cat([mask[rows], tail_mask], dim=-1),
+            position_ids=mask.sum(-1)[rows, None] + tail_positions,  # (rows, T)
+            use_cache=True,
+            logits_to_keep=span + 1,
+            **{cache_name: cache},
         ).logits  # (rows, span + 1, vocab)
         logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (rows, span, vocab)
-        picked = logp.gather(-1, ids[:, -span:, None]).squeeze(-1)  # (rows, span)
+        picked = logp.gather(-1, tails[:, -span:, None]).squeeze(-1)  # (rows, span)
         lengths = torch.tensor([len(q.answer) for q, _ in chunk], device=device)  # (rows,)
         in_answer = torch.arange(span, device=device) >= span - lengths[:, None]  # (rows, span)
         out.append((picked * in_answer).sum(-1))

@@ -165,7 +165,7 @@ def candidate_logprobs(
         if not prompt or not group or not all(group):
             raise UserError(f"item {i}: a prompt or candidate is empty; give non-empty text")
     model.eval()
-    device, cache_name = _device(model), _cache_argument(model)
+    device, cache_name = _device(model), cache_argument(model)
     results: list[list[float]] = []
     start = 0
     while start < len(prompt_ids):
@@ -312,7 +312,7 @@ def rank_scores(values: Sequence[float], truth: int) -> Ranking:
     )
 
 
-def _cache_argument(model: PreTrainedModel) -> str:
+def cache_argument(model: PreTrainedModel) -> str:
     """The KV-cache keyword: ``cache`` in current transformers, formerly ``past_key_values``."""
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
@@ -345,7 +345,7 @@ def greedy_decode(
         raise UserError("stop strings must be non-empty")
     model.eval()
     device, pad, eos = _device(model), pad_token_id(tokenizer), tokenizer.eos_token_id
-    cache_name = _cache_argument(model)
+    cache_name = cache_argument(model)
     results: list[Generation] = []
     for start in range(0, len(prompts), batch_size):
         rows = [encode_prompt(tokenizer, p) for p in prompts[start : start + batch_size]]
