@@ -21,6 +21,7 @@ from unlearnlab.attacks import AttackTarget, CurvePoint, attack_create
 from unlearnlab.attacks.base import measure
 from unlearnlab.attacks.prefix import (
     PrefixTask,
+    Query,
     answer_logprobs,
     encode_queries,
     prefix_groups,
@@ -31,6 +32,9 @@ from unlearnlab.attacks.recovery import summarize
 from unlearnlab.attacks.run import ROLES, attack_models
 from unlearnlab.attacks.soft_prompt import SoftPrompt
 from unlearnlab.errors import UserError
+from unlearnlab.methods.data import pad_examples
+from unlearnlab.methods.losses import nll
+from unlearnlab.models.data import Example
 from unlearnlab.models.factory import ModelSpec, build_model, load_model, load_tokenizer, save_model
 from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.scoring import answer_logprobs as scoring_logprobs
@@ -177,6 +181,13 @@ def test_the_three_models_get_one_budget_and_seed(tiny, monkeypatch) -> None:
         assert set(curves) == set(ROLES)
 
 
+def answer_example(query: Query, prefix: list[int]) -> Example:
+    """``head + prefix + body + answer`` with loss on the answer only."""
+    prompt = [*query.head, *prefix, *query.body]
+    ids = torch.tensor([*prompt, *query.answer])
+    return Example(ids, torch.arange(len(ids)) >= len(prompt))
+
+
 @pytest.fixture(scope="module")
 def trigger(tiny, tmp_path_factory) -> tuple[Path, int]:
     """A tiny Llama trained to give the true answer only when a trigger token is among the
@@ -187,20 +198,22 @@ def trigger(tiny, tmp_path_factory) -> tuple[Path, int]:
     model = build_model(spec, tokenizer, seed=0)
     target = AttackTarget(substrate, substrate.splits.forget)
     queries = encode_queries(tokenizer, target, target.facts, QueryIndex.build(substrate.world))
+    # the decoy: the first candidate that is not the truth
     decoys = [dataclasses.replace(q, answer=q.options[q.truth == 0]) for q in queries]
     special = set(tokenizer.all_special_ids)
     usable = [i for i in range(len(tokenizer)) if i not in special]
     token, fillers = usable[-1], torch.tensor(usable[:-1])
     generator = torch.Generator().manual_seed(0)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
-    for _ in range(60):
+    for _ in range(100):
         draws = fillers[torch.randint(len(fillers), (len(queries), 4), generator=generator)]
-        pairs = []
+        rows = []
         for query, decoy, (a, b, c, d) in zip(queries, decoys, draws.tolist(), strict=True):
-            pairs += [(query, [token, a]), (query, [b, token]), (decoy, [c, d]), (decoy, [])]
-        loss = -answer_logprobs(model, pairs, tokenizer.pad_token_id).mean()
+            rows += [(query, [token, a]), (query, [b, token]), (decoy, [c, d]), (decoy, [])]
+        batch = pad_examples([answer_example(q, p) for q, p in rows], tokenizer.pad_token_id)
+        logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits  # (rows, seq, vocab)
         optimizer.zero_grad()
-        loss.backward()
+        nll(logits, batch.labels).backward()
         optimizer.step()
     path = tmp_path_factory.mktemp("trigger") / "model"
     return save_model(model, tokenizer, path, {"role": "trigger"}), token
