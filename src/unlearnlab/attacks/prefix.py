@@ -199,7 +199,6 @@ class PrefixTask:
     measured on."""
 
     model: PreTrainedModel
-    tokenizer: PreTrainedTokenizerBase
     groups: tuple[PrefixGroup, ...]
     train: tuple[tuple[Query, ...], ...]
     """Each group's training queries."""
@@ -222,7 +221,6 @@ class PrefixTask:
         allowed[[i for i in tokenizer.all_special_ids if i < vocab]] = False
         return PrefixTask(
             model,
-            tokenizer,
             groups,
             tuple(tuple(encode_queries(tokenizer, target, g.train, index)) for g in groups),
             tuple(tuple(encode_queries(tokenizer, target, g.test, index)) for g in groups),
@@ -278,8 +276,8 @@ class PrefixRun:
 
     groups: tuple[PrefixGroup, ...]
     initial: torch.Tensor
-    """``(groups, length)`` the seeded tokens the prefixes start from (soft: their
-    embeddings); the same on every model for one seed."""
+    """``(groups, length)`` the seeded tokens the prefixes start from (a soft prompt starts
+    from their embeddings); the same on every model for one seed."""
     curve: Curve
     prefixes: tuple[torch.Tensor, ...]
     """The prefixes at each curve point: ``(groups, length)`` token ids, or ``(groups,
