@@ -29,9 +29,6 @@ from unlearnlab.attacks.results import CURVE_SCHEMA
 from unlearnlab.attacks.run import ROLES, attack_grid, attack_models
 from unlearnlab.cli import main
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
-from unlearnlab.models.store import ModelStore
 from unlearnlab.worlds.kg import Fact
 
 FAST = {"steps": (0, 1, 3), "lr": 1e-2, "batch_size": 8}
@@ -160,15 +157,6 @@ def test_summary_of_hand_curves_with_intervals() -> None:
     assert summarize(curves, resamples=200) == summary
     with pytest.raises(UserError, match="oracle curve measures other items"):
         summarize({**curves, "oracle": _curve([[0, 0, 0], [0, 0, 0]], facts[:3])})
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Substrate, ModelStore, Path, Path]:
-    store = ModelStore(tmp_path_factory.mktemp("store"))
-    substrate = build_substrate(load_config("compositional", TINY))
-    base = train_reference_model(substrate, "base", store, show_progress=False)
-    oracle = train_reference_model(substrate, "oracle", store, show_progress=False)
-    return substrate, store, base, oracle
 
 
 def test_oracle_learns_under_the_forget_set_attack_and_nets_to_zero(tiny) -> None:

@@ -3,30 +3,15 @@ direction is zero), hooks that never outlive the attack, and the base model requ
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
-from tiny import TINY
 from unlearnlab.attacks import AttackTarget, attack_create
 from unlearnlab.attacks.direction_ablation import project_out
 from unlearnlab.attacks.run import attack_models
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
 from unlearnlab.models.factory import load_model
-from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.hidden import residual_hooks
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Substrate, ModelStore, Path, Path]:
-    store = ModelStore(tmp_path_factory.mktemp("store"))
-    substrate = build_substrate(load_config("compositional", TINY))
-    base = train_reference_model(substrate, "base", store, show_progress=False)
-    oracle = train_reference_model(substrate, "oracle", store, show_progress=False)
-    return substrate, store, base, oracle
 
 
 def test_projection_by_hand() -> None:

@@ -3,30 +3,17 @@ plain recall, and shot counts are checked against the pool."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tiny import TINY
 from unlearnlab.attacks import AttackTarget, attack_create
 from unlearnlab.attacks.in_context import statement
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
 from unlearnlab.models.factory import load_model, load_tokenizer
-from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.knowledge import QueryIndex, recall_by_ranking
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Substrate, Path]:
-    substrate = build_substrate(load_config("compositional", TINY))
-    store = ModelStore(tmp_path_factory.mktemp("store"))
-    return substrate, train_reference_model(substrate, "base", store, show_progress=False)
-
-
 def test_fold_contexts_never_hold_the_queried_fact(tiny) -> None:
-    substrate, _ = tiny
+    substrate, _, _, _ = tiny
     target = AttackTarget(substrate, substrate.splits.forget, seed=2)
     attack = attack_create("in_context", shots=(0, 2))
     pools = attack.pools(target)
@@ -41,7 +28,7 @@ def test_fold_contexts_never_hold_the_queried_fact(tiny) -> None:
 
 
 def test_premise_contexts_are_the_targets_own_derivation(tiny) -> None:
-    substrate, _ = tiny
+    substrate, _, _, _ = tiny
     world = substrate.world
     target = AttackTarget(substrate, substrate.splits.forget, seed=1)
     pools = attack_create("in_context", source="premises", shots=(0, 1)).pools(target)
@@ -58,7 +45,7 @@ def test_premise_contexts_are_the_targets_own_derivation(tiny) -> None:
 
 
 def test_empty_context_is_plain_recall_and_context_is_stated_facts(tiny) -> None:
-    substrate, base = tiny
+    substrate, _, base, _ = tiny
     target = AttackTarget(substrate, substrate.splits.forget)
     curve = attack_create("in_context", shots=(0, 1, 2)).run(base, target)
     assert [p.step for p in curve] == [0, 1, 2]

@@ -3,28 +3,13 @@ prompt so far (training phrasings first, the best of every variant last)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from tiny import TINY
 from unlearnlab.attacks import AttackTarget, attack_create
-from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
 from unlearnlab.models.factory import load_model, load_tokenizer
-from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.knowledge import recall_by_ranking
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Substrate, Path]:
-    substrate = build_substrate(load_config("compositional", TINY))
-    store = ModelStore(tmp_path_factory.mktemp("store"))
-    return substrate, train_reference_model(substrate, "base", store, show_progress=False)
-
-
 def test_variants_ask_held_out_few_shot_and_inverse_questions(tiny) -> None:
-    substrate, _ = tiny
+    substrate, _, _, _ = tiny
     world = substrate.world
     target = AttackTarget(substrate, substrate.splits.forget, seed=4)
     attack = attack_create("prompt_variants", shots=2)
@@ -55,7 +40,7 @@ def test_variants_ask_held_out_few_shot_and_inverse_questions(tiny) -> None:
 
 
 def test_points_are_the_best_prompt_so_far(tiny) -> None:
-    substrate, base = tiny
+    substrate, _, base, _ = tiny
     target = AttackTarget(substrate, substrate.splits.forget)
     curve = attack_create("prompt_variants", variants=("inverse", "heldout")).run(base, target)
     assert [p.step for p in curve] == [0, 1, 2, 3]

@@ -21,7 +21,13 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt
 from unlearnlab.corpus.templates import RelationText, Template, relation_texts, render
-from unlearnlab.probes.scoring import EncodedRanking, encode_ranking, greedy_decode, rank_encoded
+from unlearnlab.probes.scoring import (
+    EncodedRanking,
+    Ranking,
+    encode_ranking,
+    greedy_decode,
+    rank_encoded,
+)
 from unlearnlab.worlds.kg import Fact, World
 
 
@@ -106,15 +112,7 @@ class RecallQueries:
         the chance level (1 / number of candidates)."""
         rankings = rank_encoded(model, self.ranking)
         return [
-            {
-                "fact": str(fact),
-                "relation": fact.relation,
-                "template": template,
-                "rank": ranking.rank,
-                "correct": ranking.correct,
-                "probability": ranking.probability,
-                "chance": 1.0 / len(ranking.scores),
-            }
+            recall_record(fact, template, ranking)
             for (fact, template), ranking in zip(self.items, rankings, strict=True)
         ]
 
@@ -130,6 +128,20 @@ def recall_by_ranking(
 ) -> list[dict[str, Any]]:
     """One record per (fact, phrasing) (see :meth:`RecallQueries.records`)."""
     return RecallQueries.build(tokenizer, world, facts, phrasings, index=index).records(model)
+
+
+def recall_record(fact: Fact, template: str, ranking: Ranking) -> dict[str, Any]:
+    """The record of ``fact`` asked in phrasing ``template``: its answer's rank (1 = top),
+    top-1 correctness, probability over the candidates and the chance level."""
+    return {
+        "fact": str(fact),
+        "relation": fact.relation,
+        "template": template,
+        "rank": ranking.rank,
+        "correct": ranking.correct,
+        "probability": ranking.probability,
+        "chance": 1.0 / len(ranking.scores),
+    }
 
 
 _SENTENCE = re.compile(r"(?<=\.)\s+")

@@ -247,18 +247,7 @@ def rank_encoded(
         values = (
             [s / len(i) for s, i in zip(group, ids, strict=True)] if length_normalized else group
         )
-        truth = values[truth_index]
-        beaten_by = sum(v >= truth for v in values) - 1
-        top = max(values)
-        normaliser = sum(math.exp(v - top) for v in values)
-        rankings.append(
-            Ranking(
-                rank=1 + beaten_by,
-                probability=math.exp(truth - top) / normaliser,
-                correct=beaten_by == 0,
-                scores=values,
-            )
-        )
+        rankings.append(rank_scores(values, truth_index))
     return rankings
 
 
@@ -292,7 +281,21 @@ def rank_answers(
     )
 
 
-def _cache_argument(model: PreTrainedModel) -> str:
+def rank_scores(values: Sequence[float], truth: int) -> Ranking:
+    """The :class:`Ranking` of candidate ``truth`` among the candidates' scores ``values``."""
+    score = values[truth]
+    beaten_by = sum(v >= score for v in values) - 1
+    top = max(values)
+    normaliser = sum(math.exp(v - top) for v in values)
+    return Ranking(
+        rank=1 + beaten_by,
+        probability=math.exp(score - top) / normaliser,
+        correct=beaten_by == 0,
+        scores=list(values),
+    )
+
+
+def cache_argument(model: PreTrainedModel) -> str:
     """The KV-cache keyword: ``cache`` in current transformers, formerly ``past_key_values``."""
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
@@ -325,7 +328,7 @@ def greedy_decode(
         raise UserError("stop strings must be non-empty")
     model.eval()
     device, pad, eos = _device(model), pad_token_id(tokenizer), tokenizer.eos_token_id
-    cache_name = _cache_argument(model)
+    cache_name = cache_argument(model)
     results: list[Generation] = []
     for start in range(0, len(prompts), batch_size):
         rows = [encode_prompt(tokenizer, p) for p in prompts[start : start + batch_size]]
