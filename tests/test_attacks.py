@@ -50,6 +50,13 @@ BAD_PARAMS = {
         ({"shots": 0}, "shots"),
     ],
     "direction_ablation": [({"positions": "first"}, "positions")],
+    "prefix_search": [
+        ({"steps": (0,)}, "needs a step after 0"),
+        ({"mode": "per_item"}, "mode"),
+        ({"top_k": 0}, "top_k"),
+        ({"lenght": 4}, "unknown field \\(did you mean 'length'\\?\\)"),
+    ],
+    "soft_prompt": [({"lr": 0}, "lr"), ({"length": 0}, "length")],
     "in_context": [
         ({"shots": (1, 2)}, "shots: must start at 0 and strictly increase"),
         ({"shot": (0, 1)}, "unknown field \\(did you mean 'shots'\\?\\)"),

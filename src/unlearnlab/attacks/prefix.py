@@ -40,10 +40,10 @@ from unlearnlab.corpus.templates import render
 from unlearnlab.errors import UserError
 from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.models.factory import load_model, load_tokenizer
+from unlearnlab.probes.candidates import candidate_logprobs
 from unlearnlab.probes.knowledge import QueryIndex, recall_record
 from unlearnlab.probes.scoring import (
     cache_argument,
-    candidate_logprobs,
     pad_rows,
     pad_token_id,
     rank_scores,
