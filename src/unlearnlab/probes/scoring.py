@@ -294,19 +294,23 @@ def rank_answers(
         values = (
             [s / len(i) for s, i in zip(group, ids, strict=True)] if length_normalized else group
         )
-        truth = values[list(options).index(answer)]
-        beaten_by = sum(v >= truth for v in values) - 1
-        top = max(values)
-        normaliser = sum(math.exp(v - top) for v in values)
-        rankings.append(
-            Ranking(
-                rank=1 + beaten_by,
-                probability=math.exp(truth - top) / normaliser,
-                correct=beaten_by == 0,
-                scores=values,
-            )
-        )
+        rankings.append(ranking_of(values, list(options).index(answer)))
     return rankings
+
+
+def ranking_of(scores: Sequence[float], truth: int) -> Ranking:
+    """The :class:`Ranking` of candidate ``truth`` among ``scores`` (log-likelihoods or any
+    scores where higher is likelier; ties count against the truth)."""
+    values = list(scores)
+    beaten_by = sum(v >= values[truth] for v in values) - 1
+    top = max(values)
+    normaliser = sum(math.exp(v - top) for v in values)
+    return Ranking(
+        rank=1 + beaten_by,
+        probability=math.exp(values[truth] - top) / normaliser,
+        correct=beaten_by == 0,
+        scores=values,
+    )
 
 
 def _cache_argument(model: PreTrainedModel) -> str:
