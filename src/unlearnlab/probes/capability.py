@@ -209,7 +209,8 @@ def decoded_records(subject: RouteModel, world: World) -> list[dict[str, Any]]:
         trace_text(r, texts, "train").removeprefix(p).strip()
         for r, p in zip(routes, prompts, strict=True)
     ]
-    # Word-level traces: a handful of tokens per word; 2x the words leaves room to err.
+    # One token per word and per mark with the word-level tokenizer: twice the words
+    # leaves room for a model that writes more than the route.
     budget = 2 * max((len(e.split()) for e in expected), default=1) + 8
     generated = subject.generate(prompts, budget)
     return [
@@ -219,7 +220,6 @@ def decoded_records(subject: RouteModel, world: World) -> list[dict[str, Any]]:
             "split": route.hazard,
             "item": route.product,
             "correct": text.strip() == truth,
-            "chance": 0.0,
         }
         for route, text, truth in zip(routes, generated, expected, strict=True)
     ]

@@ -168,7 +168,9 @@ def synthesis_substrate_of(config: ExperimentConfig) -> SynthesisSubstrate:
     return _SUBSTRATES[key]
 
 
-def _capability_rows(path: Path, substrate: SynthesisSubstrate, probes: CapabilityConfig) -> list:
+def _capability_rows(
+    path: Path, substrate: SynthesisSubstrate, probes: CapabilityConfig
+) -> list[dict[str, Any]]:
     subject = LanguageModel(load_model(path), load_tokenizer(path))
     return capability_records(subject, substrate.world, probes)
 
