@@ -40,7 +40,7 @@ def from_validation_error(
     lines = []
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
-        key = prefix + ".".join(loc)
+        key = (prefix + ".".join(loc)).rstrip(".")
         where = f"{source}: {key}" if key else source
         if error["type"] == "extra_forbidden":
             section: Any = model

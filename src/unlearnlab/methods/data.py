@@ -3,7 +3,10 @@
 Every fact is rendered in its training phrasings and its question form, each a (prompt,
 answer) pair with loss on the answer only. The forget set is the targets, the targets
 plus their premises, or the targets plus a minimal deep-unlearning set each; retain data
-is every other stated fact that is not background.
+is every other stated fact that is not background. In a world with synthesis routes, the
+trace of every route whose steps are all forgotten joins the forget rows, and the trace of
+every route untouched by the forget set joins the retain rows
+(:func:`unlearnlab.corpus.routes.route_pairs`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Literal
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from unlearnlab.corpus.routes import route_pairs
 from unlearnlab.corpus.templates import REFUSALS, RelationText, relation_texts, render
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.substrate import Substrate
@@ -134,9 +138,11 @@ def build_data(
     texts = relation_texts(substrate.world)
     forget = forget_facts(substrate, choice, deep_set)
     retain = retain_facts(substrate, forget)
-    forget_pairs = fact_pairs(forget, texts)
+    forget_routes, retain_routes = route_pairs(substrate.world, forget)
+    forget_pairs = [(p, a) for p, a, _ in fact_pairs(forget, texts)] + forget_routes
+    retain_pairs = [(p, a) for p, a, _ in fact_pairs(retain, texts)] + retain_routes
     rng = random.Random(seed)
-    refusals = [(prompt, f"{rng.choice(REFUSALS)}.") for prompt, _, _ in forget_pairs]
+    refusals = [(prompt, f"{rng.choice(REFUSALS)}.") for prompt, _ in forget_pairs]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def rows(pairs: Sequence[tuple[str, str]]) -> Tokens:
@@ -145,7 +151,7 @@ def build_data(
     return UnlearnData(
         forget,
         retain,
-        rows([(p, a) for p, a, _ in forget_pairs]),
+        rows(forget_pairs),
         rows(refusals),
-        rows([(p, a) for p, a, _ in fact_pairs(retain, texts)]),
+        rows(retain_pairs),
     )

@@ -43,7 +43,8 @@ from unlearnlab.worlds.io import save_world
 REFERENCE_ROLES: tuple[Role, ...] = ("base", "oracle", "deep_oracle")
 
 
-def _grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of ``grid``'s values, keys in sorted order (``[{}]`` for none)."""
     keys = sorted(grid)
     return [
         dict(zip(keys, values, strict=True))
@@ -81,7 +82,7 @@ class MethodSpec(BaseModel):
     @model_validator(mode="after")
     def _params(self) -> MethodSpec:
         params = get_method(self.method).Params
-        for point in _grid_points(self.grid):
+        for point in grid_points(self.grid):
             values = {k: v for k, v in point.items() if k not in LOOP_GRID_FIELDS}
             try:
                 params(**{**self.params, **values})
@@ -112,7 +113,7 @@ class AttackSpec(BaseModel):
     @model_validator(mode="after")
     def _params(self) -> AttackSpec:
         try:
-            for point in _grid_points(self.grid):
+            for point in grid_points(self.grid):
                 attack_create(self.attack, **{**self.params, **point})
         except UserError as exc:
             raise ValueError(str(exc)) from None
@@ -284,7 +285,7 @@ def attack_rows(
     targets at each curve point, as results rows with ``columns`` set."""
     rows = []
     targets = {s: AttackTarget(substrate, tuple(substrate.splits.forget), s, base) for s in seeds}
-    for point, seed in itertools.product(_grid_points(spec.grid), seeds):
+    for point, seed in itertools.product(grid_points(spec.grid), seeds):
         attack = attack_create(spec.attack, **{**spec.params, **point})
         curve = attack.run(path, targets[seed])
         for curve_point in curve:
