@@ -274,7 +274,10 @@ def rank_answers(
                 f"item {i}: candidates must be distinct and contain the answer {answer!r}"
             )
     prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
-    option_ids = [[encode_answer(tokenizer, o + suffix) for o in opts] for opts in candidates]
+    # Items of one answer type share their candidates: tokenize each distinct one once.
+    distinct = dict.fromkeys(o for opts in candidates for o in opts)
+    encoded = {o: encode_answer(tokenizer, o + suffix) for o in distinct}
+    option_ids = [[encoded[o] for o in opts] for opts in candidates]
     if reuse_prompt:
         sums = candidate_logprobs(model, prompt_ids, option_ids, pad_id=pad_token_id(tokenizer))
     else:
