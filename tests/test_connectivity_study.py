@@ -194,7 +194,7 @@ TINY = [
     "model.heads=2",
     "settings.methods=[{method: ga, forget_sets: [targets], grid: {steps: [2]}},"
     " {method: idk, forget_sets: [targets], grid: {steps: [2]}}]",
-    "settings.probes={sample: 10, composites: 2, hidden_train: 10, cot_tokens: 12}",
+    "settings.probes={families: [recall, rederive], sample: 10, composites: 2, cot_tokens: 12}",
     "settings.attacks=[{attack: relearn, params: {steps: [0, 1], batch_size: 8}},"
     " {attack: quantize, params: {bits: 4}}]",
 ]
