@@ -60,8 +60,8 @@ def test_unknown_experiment_lists_the_known_ones() -> None:
     with pytest.raises(UserError) as caught:
         load_config("compositionnal")
     assert str(caught.value) == (
-        "unknown experiment 'compositionnal' (known: compositional; or give the path of a "
-        "YAML file)"
+        "unknown experiment 'compositionnal' (known: compositional, connectivity; or give "
+        "the path of a YAML file)"
     )
 
 
