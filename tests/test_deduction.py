@@ -4,7 +4,12 @@ support sets, checked on hand-computed cases and against brute force on random w
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
@@ -105,6 +110,41 @@ def test_derivation_tree_is_the_shallowest() -> None:
     assert without.depth == 2
     assert without.leaves() == {F("p a b")}
     assert world.derivation(F("t a b"), without=[F("q a b"), F("p a b")]) is None
+
+
+SIBLINGS = (
+    "sib(X, Y) :- child(X, P), child(Y, P), X != Y.\nsib(X, Y) :- twin(X, Y).\n",
+    ["child ann mum", "child bob mum", "child ann dad", "child bob dad", "twin ann bob"],
+)
+
+
+def _sibling_tree() -> dict:
+    world = world_of(SIBLINGS[1], parse_rules(SIBLINGS[0], "sib.dl"))
+    tree = world.derivation(F("sib ann bob"))
+    assert tree is not None
+    return tree.to_dict()
+
+
+def test_ties_between_shallowest_derivations_break_the_same_way_in_every_process() -> None:
+    # Three derivations of depth 1 (through dad, through mum, through twin): the first
+    # rule's, with the smallest body, whatever order string hashing gives the sets.
+    expected = {
+        "fact": "sib(ann, bob)",
+        "rule": "sib(X, Y) :- child(X, P), child(Y, P), X != Y.",
+        "premises": [
+            {"fact": "child(ann, dad)", "rule": None, "premises": []},
+            {"fact": "child(bob, dad)", "rule": None, "premises": []},
+        ],
+    }
+    assert _sibling_tree() == expected
+    code = "import json, test_deduction as t; print(json.dumps(t._sibling_tree()))"
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), *sys.path])
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert json.loads(out.stdout) == expected
 
 
 def test_a_stated_fact_rederived_from_the_others() -> None:

@@ -225,6 +225,9 @@ def test_random_model_is_at_chance_and_suite_is_deterministic(random_model) -> N
     assert probes and all(m.ci_low <= m.chance for m in probes)
     assert {m.split for m in metrics} >= {"forget", "premise", "heldout_composite"}
     assert run_suite(model, tokenizer, substrate.world, substrate.splits, config) == rows
+    some = config.model_copy(update={"families": ("recall", "output")})
+    only = run_suite(model, tokenizer, substrate.world, substrate.splits, some)
+    assert only == [r for r in rows if r.probe.split(".")[0] in ("recall", "output")]
 
 
 def test_unrelated_composites_avoid_the_targets(random_model) -> None:

@@ -1,6 +1,7 @@
 """Splits of a world's facts into the roles the experiments measure.
 
-- ``forget``: forget targets, stated facts that the other stated facts also imply;
+- ``forget``: forget targets, stated facts that the other stated facts also imply (or,
+  with ``strata``, stated facts drawn per connectivity stratum, see below);
 - ``premises``: the base facts of each target's shortest derivation without any target;
 - ``neighbours``: other stated facts about the targets' entities;
 - ``unrelated``: attribute facts (relations between entities of different types) about
@@ -11,21 +12,71 @@
 
 The first five are disjoint and cover the stated base facts; ``heldout`` is disjoint
 from all stated facts.
+
+With ``strata``, the forget targets are drawn per connectivity stratum: a stratum takes
+stated facts whose number of derivations from other facts
+(:func:`~unlearnlab.worlds.connectivity.derivation_count`) lies in its range, from
+isolated facts that nothing implies (0) to facts with many independent derivations.
+Targets are drawn independent of each other: no target is among the base facts another
+target's derivations can use (its cone), so each keeps the connectivity its stratum
+claims once the others are removed (in the oracle's world).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from unlearnlab.errors import UserError
 from unlearnlab.io import write_json_atomic
+from unlearnlab.worlds.connectivity import derivation_count
 from unlearnlab.worlds.kg import Fact, World, parse_fact
+
+
+class Stratum(BaseModel):
+    """Forget targets with a number of derivations from other facts in a range."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="label of the stratum (results' stratum)")
+    min_derivations: int = Field(0, ge=0, description="fewest derivations from other facts")
+    max_derivations: int | None = Field(
+        None, ge=0, description="most derivations from other facts; null: no upper bound"
+    )
+    targets: int = Field(10, ge=1, description="forget targets drawn in this stratum")
+    relations: tuple[str, ...] | None = Field(
+        None, description="relations the targets are drawn from; default: every relation"
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> Stratum:
+        if self.max_derivations is not None and self.max_derivations < self.min_derivations:
+            raise ValueError(
+                f"stratum {self.name}: max_derivations {self.max_derivations} is below "
+                f"min_derivations {self.min_derivations}"
+            )
+        return self
+
+    def holds(self, derivations: int, complete: bool) -> bool:
+        """Whether a count (exact when ``complete``, else a lower bound) is in range."""
+        if derivations < self.min_derivations:
+            return False
+        if self.max_derivations is None:
+            return True
+        return complete and derivations <= self.max_derivations
+
+    @property
+    def enough(self) -> int:
+        """Derivations worth counting to decide membership (more change nothing)."""
+        if self.max_derivations is None:
+            return self.min_derivations
+        return self.max_derivations + 1
 
 
 class SplitConfig(BaseModel):
@@ -33,14 +84,40 @@ class SplitConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    forget: int = Field(20, ge=1, description="number of forget targets")
+    forget: int = Field(20, ge=1, description="number of forget targets (without strata)")
     heldout: int = Field(100, ge=0, description="number of held-out composites")
     target_relations: tuple[str, ...] | None = Field(
         None,
         description="relations targets and held-out composites are drawn from; default: "
         "every relation with both stated and unstated derived facts",
     )
+    strata: tuple[Stratum, ...] = Field(
+        (),
+        description="draw forget targets per connectivity stratum instead (disjoint "
+        "ranges; leave out forget; target_relations then applies to held-out only)",
+    )
     seed: int = Field(0, description="seed of the draws")
+
+    @model_validator(mode="after")
+    def _strata(self) -> SplitConfig:
+        if not self.strata:
+            return self
+        if "forget" in self.model_fields_set:
+            raise ValueError(
+                "forget and strata are both set; with strata each stratum's targets give "
+                "the forget set, so leave out forget"
+            )
+        names = [s.name for s in self.strata]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stratum names repeat ({names}); give each a distinct name")
+        ordered = sorted(self.strata, key=lambda s: s.min_derivations)
+        for low, high in itertools.pairwise(ordered):
+            if low.max_derivations is None or low.max_derivations >= high.min_derivations:
+                raise ValueError(
+                    f"strata {low.name} and {high.name} overlap; give them disjoint "
+                    "derivation ranges"
+                )
+        return self
 
 
 @dataclass(frozen=True)
@@ -54,6 +131,8 @@ class Splits:
     unrelated: tuple[Fact, ...]
     heldout: tuple[Fact, ...]
     premises_of: dict[Fact, tuple[Fact, ...]] = field(default_factory=dict)
+    strata: dict[str, tuple[Fact, ...]] = field(default_factory=dict)
+    """With stratified targets: the forget targets of each stratum, by stratum name."""
 
     ROLES = ("forget", "premises", "neighbours", "retain", "unrelated", "heldout")
 
@@ -61,10 +140,17 @@ class Splits:
         """Each fact's role."""
         return {fact: role for role in self.ROLES for fact in getattr(self, role)}
 
+    def stratum_of(self) -> dict[Fact, str]:
+        """Each stratified forget target's stratum name (empty without strata)."""
+        return {fact: name for name, facts in self.strata.items() for fact in facts}
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: lists of facts as ``relation(subject, object)`` strings."""
+        """JSON form: lists of facts as ``relation(subject, object)`` strings (``strata``
+        only when the targets are stratified)."""
         data: dict[str, Any] = {role: [str(f) for f in getattr(self, role)] for role in self.ROLES}
         data["premises_of"] = {str(t): [str(p) for p in ps] for t, ps in self.premises_of.items()}
+        if self.strata:
+            data["strata"] = {name: [str(f) for f in fs] for name, fs in self.strata.items()}
         return data
 
     @staticmethod
@@ -74,7 +160,11 @@ class Splits:
         premises_of = {
             parse_fact(t): tuple(parse_fact(p) for p in ps) for t, ps in data["premises_of"].items()
         }
-        return Splits(**roles, premises_of=premises_of)
+        strata = {
+            name: tuple(parse_fact(t) for t in facts)
+            for name, facts in data.get("strata", {}).items()
+        }
+        return Splits(**roles, premises_of=premises_of, strata=strata)
 
     def save(self, path: str | Path) -> None:
         """Write ``splits.json`` atomically."""
@@ -100,16 +190,19 @@ def _premises(world: World, fact: Fact, removed: set[Fact]) -> tuple[Fact, ...] 
     return tuple(sorted(tree.leaves() - world.background_facts))
 
 
-def make_splits(world: World, config: SplitConfig) -> Splits:
-    """Draw the splits of ``world``; the same world and config give the same splits."""
-    relations = config.target_relations or default_target_relations(world)
+def _check_relations(world: World, relations: tuple[str, ...], field_name: str) -> None:
     unknown = sorted(set(relations) - set(world.relations))
     if unknown:
         raise UserError(
-            f"splits.target_relations: unknown relation(s) {', '.join(unknown)} "
+            f"splits.{field_name}: unknown relation(s) {', '.join(unknown)} "
             f"(the world has: {', '.join(world.relations)})"
         )
-    rng = random.Random(config.seed)
+
+
+def _draw_rederivable(
+    world: World, config: SplitConfig, relations: tuple[str, ...], rng: random.Random
+) -> tuple[list[Fact], dict[Fact, tuple[Fact, ...]]]:
+    """Targets that the other stated facts imply, with disjoint premises."""
     candidates = sorted(f for f in world.base_facts if f.relation in relations)
     rng.shuffle(candidates)
     forget: list[Fact] = []
@@ -132,6 +225,69 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
             f"{len(forget)} stated facts of {', '.join(relations)} that are derivable from "
             "others with disjoint premises; ask for fewer or use a larger world"
         )
+    return forget, premises_of
+
+
+def _draw_strata(
+    world: World, config: SplitConfig, rng: random.Random
+) -> tuple[dict[str, list[Fact]], dict[Fact, tuple[Fact, ...]]]:
+    """Targets per stratum (see the module docstring), in one pass over the shuffled
+    stated facts; isolated targets have no premises."""
+    for stratum in config.strata:
+        if stratum.relations:
+            _check_relations(world, stratum.relations, f"strata.{stratum.name}.relations")
+    enough = max(s.enough for s in config.strata)
+    candidates = sorted(world.base_facts)
+    rng.shuffle(candidates)
+    drawn: dict[str, list[Fact]] = {s.name: [] for s in config.strata}
+    premises_of: dict[Fact, tuple[Fact, ...]] = {}
+    blocked: set[Fact] = set()
+    for fact in candidates:
+        open_strata = [
+            s
+            for s in config.strata
+            if len(drawn[s.name]) < s.targets and (not s.relations or fact.relation in s.relations)
+        ]
+        if not open_strata:
+            if all(len(drawn[s.name]) == s.targets for s in config.strata):
+                break
+            continue
+        if fact in blocked:
+            continue
+        count, complete = derivation_count(world, fact, max_sets=enough + 1)
+        stratum = next((s for s in open_strata if s.holds(count, complete)), None)
+        if stratum is None:
+            continue
+        cone = world.grounding.cone(fact)
+        reach = set(cone.atoms[: cone.n_base])
+        if reach & set(premises_of):
+            continue
+        drawn[stratum.name].append(fact)
+        premises_of[fact] = _premises(world, fact, {fact}) or ()
+        blocked |= reach
+    short = [s for s in config.strata if len(drawn[s.name]) < s.targets]
+    if short:
+        found = ", ".join(f"{s.name} {len(drawn[s.name])} of {s.targets}" for s in short)
+        raise UserError(
+            f"splits.strata: the world has too few independent targets ({found}); ask for "
+            "fewer targets per stratum or use a larger world (world.params.people)"
+        )
+    return drawn, premises_of
+
+
+def make_splits(world: World, config: SplitConfig) -> Splits:
+    """Draw the splits of ``world``; the same world and config give the same splits."""
+    relations = config.target_relations or default_target_relations(world)
+    _check_relations(world, relations, "target_relations")
+    rng = random.Random(config.seed)
+    strata: dict[str, tuple[Fact, ...]] = {}
+    if config.strata:
+        drawn, premises_of = _draw_strata(world, config, rng)
+        strata = {name: tuple(facts) for name, facts in drawn.items()}
+        forget = [f for facts in drawn.values() for f in facts]
+    else:
+        forget, premises_of = _draw_rederivable(world, config, relations, rng)
+    used_premises = {p for ps in premises_of.values() for p in ps}
     forget_set = set(forget)
     premises = sorted(used_premises)
     entities = {e for f in forget for e in (f.subject, f.object)}
@@ -164,4 +320,5 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
         tuple(unrelated),
         tuple(sorted(heldout)),
         premises_of,
+        strata,
     )

@@ -4,12 +4,15 @@ Split names (stable): ``forget``, ``premise``, ``neighbour``, ``retain``, ``unre
 (stated facts, by role), ``heldout_composite`` (derived facts never shown) and
 ``unrelated_composite`` (:func:`~unlearnlab.probes.rederivation.unrelated_composites`).
 Forget targets and premises are probed in full; the larger splits are sampled.
+``SuiteConfig.families`` picks the probe families that run (``recall.*``, ``rederive.*``,
+``output.*``, ``hidden.*``, ``deep.*``; all by default).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -43,6 +46,9 @@ FACT_SPLITS = {
     "unrelated": "unrelated",
 }
 """Stable split name -> attribute of :class:`~unlearnlab.corpus.splits.Splits`."""
+Family = Literal["recall", "rederive", "output", "hidden", "deep"]
+"""A probe family: the probes named ``<family>.*``."""
+FAMILIES: tuple[Family, ...] = ("recall", "rederive", "output", "hidden", "deep")
 
 
 class SuiteConfig(BaseModel):
@@ -58,6 +64,9 @@ class SuiteConfig(BaseModel):
     hidden_train: int = Field(300, ge=10, description="retain facts the linear probes train on")
     cot_tokens: int = Field(64, ge=8, description="longest chain of thought generated")
     seed: int = Field(0, description="seed of samples, distractors and bootstrap")
+    families: tuple[Family, ...] = Field(
+        FAMILIES, min_length=1, description="probe families run (default: all)"
+    )
 
 
 def _sample(facts: Sequence[Fact], k: int, seed: int, split: str) -> list[Fact]:
@@ -99,30 +108,36 @@ def run_suite(
     def rank(probe: str, split: str, queries: list) -> None:
         rows.extend(rank_queries(model, tokenizer, queries, probe=probe, split=split))
 
-    for split in FACT_SPLITS:
-        facts = chosen[split]
-        train = cloze_queries(
-            world, facts, lambda t: t.training_frames(), index, per_fact=per_fact, seed=seed
-        )
-        rank("recall.cloze_train", split, train)
-        heldout = cloze_queries(
-            world, facts, lambda t: t.heldout_frames(), index, per_fact=per_fact, seed=seed
-        )
-        rank("recall.cloze_heldout", split, heldout)
-        rank("recall.question", split, question_queries(world, facts, index))
-        for by in ("letter", "text"):
-            rank(f"recall.mcq_{by}", split, mcq_queries(world, facts, index, labels, by, seed=seed))
-    for split in ("forget", "heldout_composite", "unrelated_composite"):
-        facts = chosen[split]
-        rows += cot_rows(
-            model, tokenizer, world, facts, index, split=split, max_new_tokens=config.cot_tokens
-        )
-        rank("rederive.in_context", split, in_context_queries(world, facts, index))
-        rank("rederive.latent", split, latent_queries(world, facts, index))
-    rows += output_rows(model, tokenizer, world, chosen["forget"], index, split="forget")
-    retain = _sample(splits.retain, config.hidden_train, seed, "hidden")
-    rows += hidden_rows(model, tokenizer, world, retain, chosen["forget"], split="forget")
-    rows += _deep(model, tokenizer, world, splits, rows, index, config)
+    if "recall" in config.families:
+        for split in FACT_SPLITS:
+            facts = chosen[split]
+            train = cloze_queries(
+                world, facts, lambda t: t.training_frames(), index, per_fact=per_fact, seed=seed
+            )
+            rank("recall.cloze_train", split, train)
+            heldout = cloze_queries(
+                world, facts, lambda t: t.heldout_frames(), index, per_fact=per_fact, seed=seed
+            )
+            rank("recall.cloze_heldout", split, heldout)
+            rank("recall.question", split, question_queries(world, facts, index))
+            for by in ("letter", "text"):
+                queries = mcq_queries(world, facts, index, labels, by, seed=seed)
+                rank(f"recall.mcq_{by}", split, queries)
+    if "rederive" in config.families:
+        for split in ("forget", "heldout_composite", "unrelated_composite"):
+            facts = chosen[split]
+            rows += cot_rows(
+                model, tokenizer, world, facts, index, split=split, max_new_tokens=config.cot_tokens
+            )
+            rank("rederive.in_context", split, in_context_queries(world, facts, index))
+            rank("rederive.latent", split, latent_queries(world, facts, index))
+    if "output" in config.families:
+        rows += output_rows(model, tokenizer, world, chosen["forget"], index, split="forget")
+    if "hidden" in config.families:
+        retain = _sample(splits.retain, config.hidden_train, seed, "hidden")
+        rows += hidden_rows(model, tokenizer, world, retain, chosen["forget"], split="forget")
+    if "deep" in config.families:
+        rows += _deep(model, tokenizer, world, splits, rows, index, config)
     return rows
 
 

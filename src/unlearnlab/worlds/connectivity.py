@@ -41,19 +41,36 @@ class Connectivity:
         }
 
 
+def _check_stated(world: World, fact: Fact) -> None:
+    record = world.record(fact)
+    if record is None or record.background:
+        raise UserError(f"{fact} is not a stated base fact; connectivity is defined for those")
+
+
+def derivation_count(
+    world: World, fact: Fact, *, max_sets: int | None = 1000, time_limit: float | None = 10.0
+) -> tuple[int, bool]:
+    """``(n, complete)``: the number of minimal support sets that derive the stated fact
+    ``fact`` from other facts, enumerating at most ``max_sets`` support sets (``{fact}``
+    itself among them). When a budget stops the enumeration, ``complete`` is False and
+    ``n`` is a lower bound of at least ``max_sets - 1``."""
+    _check_stated(world, fact)
+    supports = world.proofs(fact, max_sets=max_sets, time_limit=time_limit)
+    others = [s for s in supports.sets if s != frozenset({fact})]
+    return len(others), supports.complete
+
+
 def connectivity(
     world: World, fact: Fact, *, max_sets: int | None = 1000, time_limit: float | None = 10.0
 ) -> Connectivity:
     """The connectivity of one stated base fact of ``world``."""
-    record = world.record(fact)
-    if record is None or record.background:
-        raise UserError(f"{fact} is not a stated base fact; connectivity is defined for those")
-    supports = world.proofs(fact, max_sets=max_sets, time_limit=time_limit)
-    others = [s for s in supports.sets if s != frozenset({fact})]
+    derivations, complete = derivation_count(
+        world, fact, max_sets=max_sets, time_limit=time_limit
+    )
     deep = world.minimal_deep_unlearning_sets(fact, max_sets=1, time_limit=time_limit)
     without = compute_closure(world.stated - {fact}, world.rules).facts
     lost = world.closure() - without - {fact}
-    return Connectivity(fact, len(others), supports.complete, deep.minimum_size, len(lost))
+    return Connectivity(fact, derivations, complete, deep.minimum_size, len(lost))
 
 
 def connectivity_table(world: World, facts: Iterable[Fact]) -> list[Connectivity]:

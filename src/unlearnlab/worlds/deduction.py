@@ -260,20 +260,22 @@ def compute_closure(stated: Iterable[Fact], rules: Sequence[Rule]) -> Closure:
     rounds = 0
     while delta:
         rounds += 1
-        found: dict[Fact, tuple[Rule, tuple[Fact, ...]]] = {}
-        for rule in compiled:
+        # Of a round's derivations of a fact, the first rule's with the smallest body is
+        # kept: the choice must not depend on set iteration order (string hashing).
+        found: dict[Fact, tuple[int, tuple[Fact, ...]]] = {}
+        for number, rule in enumerate(compiled):
             for position, (relation, _, _) in enumerate(rule.body):
                 pairs = delta.get(relation)
                 if not pairs:
                     continue
                 for head, body in _instances(rule, index, position, pairs):
-                    if head not in known and head not in found:
-                        found[head] = (rule.rule, body)
+                    if head not in known and (head not in found or (number, body) < found[head]):
+                        found[head] = (number, body)
         delta = defaultdict(list)
-        for fact, derivation in found.items():
+        for fact, (number, body) in found.items():
             index.add(fact)
             known.add(fact)
-            first_derivation[fact] = derivation
+            first_derivation[fact] = (compiled[number].rule, body)
             delta[fact.relation].append((fact.subject, fact.object))
         if not found:
             rounds -= 1

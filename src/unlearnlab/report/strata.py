@@ -1,0 +1,281 @@
+"""Per-stratum aggregates of the connectivity study, from results rows only.
+
+Per connectivity stratum (ordered by the targets' mean number of derivations, the
+``connectivity.derivations`` rows) and per model line (base, oracle, deep oracle, each
+unlearning method and forget set):
+
+- direct recall: ``recall.cloze_train`` on the stratum's targets;
+- re-derivation: ``rederive.cot`` (chain of thought from memory);
+- post-attack recall: ``attack.recall`` at an attack's last step, worst case (highest
+  recall) over the attack's grid points, attack seeds pooled; and, for methods, the net
+  recovery at that grid point's last step (:func:`unlearnlab.attacks.recovery.summarize`,
+  its first attack seed, :data:`NET_RESAMPLES` resamples);
+- collateral damage: recall lost against the base model, item by item, on the stratum's
+  neighbour facts (and on retain facts, over all strata);
+- the world: ``connectivity.derivations``, ``connectivity.deep_collateral`` (the deep
+  variant's cost: minimum deep-unlearning set size minus one) and
+  ``connectivity.dependents``, per target.
+
+A method with a grid is shown at one grid point: the lowest forget recall among the points
+losing at most :data:`RETAIN_BUDGET` of retain recall (else the smallest loss). A model's
+*worst-case knowledge* of a stratum is the largest of its direct recall, re-derivation and
+post-attack recalls. Every rate carries a 95% bootstrap interval over facts (and seeds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from unlearnlab.attacks.base import CurvePoint
+from unlearnlab.attacks.recovery import summarize
+from unlearnlab.probes.stats import Rate, bootstrap_mean
+
+NET_RESAMPLES = 200
+"""Bootstrap resamples of each net-recovery interval (a full recovery bootstrap per
+stratum, attack and method; 1000 would dominate the report's time)."""
+RETAIN_BUDGET = 0.10
+"""Largest retain-recall loss a method's chosen grid point may have (when one does)."""
+REFERENCES = {"base": "base", "oracle": "oracle", "deep_oracle": "deep oracle"}
+"""Reference roles and their labels."""
+WORLD_FIGURES = ("derivations", "deep_collateral", "dependents")
+"""Per-target world figures, as probes ``connectivity.<name>``."""
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One model line: a reference model, or a method and forget set at one grid point."""
+
+    label: str
+    role: str
+    method: str | None = None
+    forget_set: str | None = None
+    params: str | None = None
+
+    def owns(self, row: Row) -> bool:
+        """Whether ``row`` belongs to this line's model (any seed)."""
+        return (row["role"], row["method"], row["forget_set"], row["params"]) == (
+            self.role,
+            self.method,
+            self.forget_set,
+            self.params,
+        )
+
+
+@dataclass
+class Cell:
+    """The measurements of one line in one stratum."""
+
+    recall: Rate
+    rederive: Rate
+    attacked: dict[str, Rate] = field(default_factory=dict)
+    """Post-attack recall per attack (worst grid point)."""
+    net: dict[str, Rate] = field(default_factory=dict)
+    """Net recovery at the last step per attack (methods only)."""
+    neighbour_loss: Rate | None = None
+    """Neighbour recall lost against the base model (None for the base model)."""
+
+    @property
+    def worst(self) -> float:
+        """Worst-case knowledge: the largest of recall, re-derivation, post-attack recall."""
+        rates = [self.recall, self.rederive, *self.attacked.values()]
+        values = [r.value for r in rates if not math.isnan(r.value)]
+        return max(values) if values else math.nan
+
+    @property
+    def worst_attack(self) -> tuple[str, Rate] | None:
+        """The attack with the highest post-attack recall (the first of equals), if any."""
+        if not self.attacked:
+            return None
+        return max(self.attacked.items(), key=lambda item: item[1].value)
+
+
+@dataclass
+class Study:
+    """Every line's cells per stratum, and the world's figures per stratum."""
+
+    strata: list[str]
+    """Stratum names, least connected first."""
+    lines: list[Line]
+    cells: dict[tuple[str, str], Cell]
+    """By (line label, stratum)."""
+    attacks: list[str]
+    world: dict[str, dict[str, Rate]]
+    """Per stratum: the mean of each of :data:`WORLD_FIGURES` over its targets."""
+    derivations: dict[str, tuple[int, int]]
+    """Per stratum: the fewest and most derivations of its targets."""
+    chance: dict[str, float]
+    """Per stratum: the mean chance level of direct recall."""
+    retain_loss: dict[str, Rate]
+    """Per line but the base model: retain recall lost against the base model."""
+
+    def cell(self, label: str, stratum: str) -> Cell:
+        """The cell of line ``label`` in ``stratum``."""
+        return self.cells[(label, stratum)]
+
+    def has(self, label: str) -> bool:
+        """Whether a line is labelled ``label``."""
+        return any(line.label == label for line in self.lines)
+
+
+def strata_order(rows: Sequence[Row]) -> list[str]:
+    """Strata by the mean number of derivations of their targets, then by name."""
+    counts: dict[str, list[float]] = {}
+    for row in rows:
+        if row["probe"] == "connectivity.derivations":
+            counts.setdefault(row["stratum"], []).append(row["value"])
+    return sorted(counts, key=lambda s: (sum(counts[s]) / len(counts[s]), s))
+
+
+def _rate(rows: Sequence[Row], group: str = "seed") -> Rate:
+    return bootstrap_mean([1.0 if r["correct"] else 0.0 for r in rows], [r[group] for r in rows])
+
+
+def _probe(rows: Sequence[Row], probe: str, split: str, stratum: str | None) -> list[Row]:
+    """Unattacked rows of ``probe`` on ``split`` (in ``stratum``, unless None)."""
+    return [
+        r
+        for r in rows
+        if r["probe"] == probe
+        and r["split"] == split
+        and r["attack"] is None
+        and (stratum is None or r["stratum"] == stratum)
+    ]
+
+
+def _loss(mine: Sequence[Row], base: Sequence[Row], split: str, stratum: str | None) -> Rate:
+    """Recall lost against the base model, paired item by item."""
+    before = {r["item"]: r["correct"] for r in _probe(base, "recall.cloze_train", split, stratum)}
+    pairs = [
+        (float(before[r["item"]]) - float(r["correct"]), r["seed"])
+        for r in _probe(mine, "recall.cloze_train", split, stratum)
+        if r["item"] in before
+    ]
+    return bootstrap_mean([d for d, _ in pairs], [s for _, s in pairs])
+
+
+def method_lines(rows: Sequence[Row], base: Sequence[Row]) -> list[Line]:
+    """One line per method and forget set, at its chosen grid point (module docstring)."""
+    runs: dict[tuple[str, str], dict[str, list[Row]]] = {}
+    for row in rows:
+        if row["role"] == "unlearned":
+            key = (row["method"], row["forget_set"])
+            runs.setdefault(key, {}).setdefault(row["params"], []).append(row)
+    lines = []
+    for (method, forget_set), by_params in sorted(runs.items()):
+        scores = {}
+        for params, model in by_params.items():
+            loss = _loss(model, base, "retain", None).value if base else 0.0
+            forget = _rate(_probe(model, "recall.cloze_train", "forget", None)).value
+            within = not loss > RETAIN_BUDGET
+            scores[params] = (not within, forget if within else loss, params)
+        chosen = min(scores, key=lambda p: scores[p])
+        label = method if forget_set == "targets" else f"{method} ({forget_set})"
+        lines.append(Line(label, "unlearned", method, forget_set, chosen))
+    return lines
+
+
+def _final_points(rows: Sequence[Row], attack: str, stratum: str) -> dict[str, list[Row]]:
+    """Rows of ``attack`` in ``stratum`` at each grid point's last step, by parameters."""
+    by_point: dict[str, list[Row]] = {}
+    for row in rows:
+        if row["attack"] == attack and row["stratum"] == stratum:
+            by_point.setdefault(row["attack_params"], []).append(row)
+    final = {}
+    for params, point in by_point.items():
+        last = max(r["step"] for r in point)
+        final[params] = [r for r in point if r["step"] == last]
+    return final
+
+
+def _curve(rows: Sequence[Row]) -> list[CurvePoint]:
+    """An attack curve rebuilt from its rows, records sorted by (fact, phrasing)."""
+    points: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        record = {"fact": r["item"], "template": r["format"], "correct": r["correct"]}
+        points.setdefault(r["step"], []).append(record)
+    return [
+        CurvePoint(step, sorted(points[step], key=lambda rec: (rec["fact"], rec["template"])))
+        for step in sorted(points)
+    ]
+
+
+def _net_recovery(
+    mine: Sequence[Row], refs: dict[str, list[Row]], attack: str, params: str, stratum: str
+) -> Rate:
+    """Net recovery at the last step of one grid point (its first attack seed)."""
+    seed = min(r["attack_seed"] for r in mine if r["attack"] == attack)
+
+    def picked(rows: Sequence[Row]) -> list[Row]:
+        return [
+            r
+            for r in rows
+            if (r["attack"], r["attack_params"], r["attack_seed"], r["stratum"])
+            == (attack, params, seed, stratum)
+        ]
+
+    curves = {
+        "unlearned": _curve(picked(mine)),
+        "base": _curve(picked(refs["base"])),
+        "oracle": _curve(picked(refs["oracle"])),
+    }
+    return summarize(curves, resamples=NET_RESAMPLES).net[-1]
+
+
+def _cell(
+    line: Line, mine: Sequence[Row], refs: dict[str, list[Row]], stratum: str, attacks: list[str]
+) -> Cell:
+    cell = Cell(
+        _rate(_probe(mine, "recall.cloze_train", "forget", stratum)),
+        _rate(_probe(mine, "rederive.cot", "forget", stratum)),
+        neighbour_loss=None
+        if line.role == "base"
+        else _loss(mine, refs["base"], "neighbour", stratum),
+    )
+    with_net = line.role == "unlearned" and bool(refs["base"]) and bool(refs["oracle"])
+    for attack in attacks:
+        points = _final_points(mine, attack, stratum)
+        if not points:
+            continue
+        rates = {params: _rate(rows, "attack_seed") for params, rows in points.items()}
+        worst = max(sorted(rates), key=lambda params: rates[params].value)
+        cell.attacked[attack] = rates[worst]
+        if with_net:
+            cell.net[attack] = _net_recovery(mine, refs, attack, worst, stratum)
+    return cell
+
+
+def build_study(rows: Sequence[Row]) -> Study:
+    """Aggregate the connectivity study's rows (see the module docstring)."""
+    strata = strata_order(rows)
+    refs = {role: [r for r in rows if r["role"] == role] for role in REFERENCES}
+    lines = [Line(label, role) for role, label in REFERENCES.items() if refs[role]]
+    lines += method_lines(rows, refs["base"])
+    attacks = sorted({r["attack"] for r in rows if r["attack"] is not None})
+    cells, retain_loss = {}, {}
+    for line in lines:
+        mine = [r for r in rows if line.owns(r)]
+        if line.role != "base" and refs["base"]:
+            retain_loss[line.label] = _loss(mine, refs["base"], "retain", None)
+        for stratum in strata:
+            cells[(line.label, stratum)] = _cell(line, mine, refs, stratum, attacks)
+    world: dict[str, dict[str, Rate]] = {s: {} for s in strata}
+    derivations = {}
+    chance = {}
+    for stratum in strata:
+        for name in WORLD_FIGURES:
+            values = [
+                r["value"]
+                for r in rows
+                if r["probe"] == f"connectivity.{name}" and r["stratum"] == stratum
+            ]
+            world[stratum][name] = bootstrap_mean(values)
+            if name == "derivations":
+                derivations[stratum] = (int(min(values)), int(max(values)))
+        items = _probe(rows, "recall.cloze_train", "forget", stratum)
+        chance[stratum] = sum(r["chance"] for r in items) / len(items) if items else math.nan
+    return Study(strata, lines, cells, attacks, world, derivations, chance, retain_loss)
