@@ -99,6 +99,7 @@ def _finish(
     record.seconds = time.perf_counter() - began
     record.stages_computed = list(ctx.computed)
     record.stages_loaded = list(ctx.loaded)
+    record.stage_seconds = dict(ctx.seconds)
     record.error = None if error is None else f"{type(error).__name__}: {error}"
 
 

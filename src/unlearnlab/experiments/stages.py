@@ -85,6 +85,8 @@ class RunContext:
         """Names of the stages this context computed (not loaded from cache)."""
         self.loaded: list[str] = []
         """Names of the stages loaded from cache."""
+        self.seconds: dict[str, float] = {}
+        """Wall-clock seconds of each stage computed here (locally)."""
         self._ray_started = False
 
     def stage_path(self, stage: Stage) -> Path:
@@ -135,8 +137,9 @@ class RunContext:
                 progress.update(task, current=stage.name)
                 began = time.perf_counter()
                 rows = stage.fn(*stage.args)
+                self.seconds[stage.name] = time.perf_counter() - began
                 progress.advance(task, stage.cost)
-                progress.update(task, current=f"{stage.name} ({time.perf_counter() - began:.0f}s)")
+                progress.update(task, current=f"{stage.name} ({self.seconds[stage.name]:.0f}s)")
                 yield i, rows
             return
         self._ray_started = _ray_start(self.ray_address) or self._ray_started

@@ -74,6 +74,8 @@ class RunRecord(BaseModel):
     """Stages this run computed."""
     stages_loaded: list[str] = Field(default_factory=list)
     """Stages loaded from an earlier run's cache."""
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    """Wall-clock seconds of each stage computed locally by this run."""
     error: str | None = None
     """The error a failed run stopped on."""
     git: GitState = Field(default_factory=GitState)
