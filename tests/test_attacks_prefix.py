@@ -93,8 +93,7 @@ def test_objective_and_empty_prefix_recall_match_the_probes(tiny) -> None:
     target = AttackTarget(substrate, substrate.splits.forget)
     task = PrefixTask.load(base, target, "per_fact")
     model, tokenizer = load_model(base), load_tokenizer(base)
-    index = QueryIndex.build(substrate.world)
-    ours, plain = task.recall(None), measure(model, tokenizer, target, target.facts, index)
+    ours, plain = task.recall(None), measure(model, target.bench.queries(base, target.facts))
     assert [{**r, "probability": 0} for r in ours] == [{**r, "probability": 0} for r in plain]
     assert [r["probability"] for r in ours] == pytest.approx([r["probability"] for r in plain])
     queries = [q for group in task.train for q in group]
