@@ -5,6 +5,7 @@ User-caused errors print one line and exit with code 2; Ctrl-C exits with 130.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -56,11 +57,17 @@ def _root(
         raise typer.Exit()
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM ends a run like Ctrl-C: finished stages kept, the record says interrupted."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # unlearnlab draws its own progress bars
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = app(args=argv, standalone_mode=False)
         if code == 130:  # click turns Ctrl-C into this exit code in non-standalone mode
