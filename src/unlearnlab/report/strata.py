@@ -29,17 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from unlearnlab.attacks.base import CurvePoint
 from unlearnlab.attacks.recovery import summarize
 from unlearnlab.probes.stats import Rate, bootstrap_mean
+from unlearnlab.report.models import REFERENCE_ORDER, ModelId, attack_runs, labels, model_of
 
 NET_RESAMPLES = 200
 """Bootstrap resamples of each net-recovery interval (a full recovery bootstrap per
 stratum, attack and method; 1000 would dominate the report's time)."""
 RETAIN_BUDGET = 0.10
 """Largest retain-recall loss a method's chosen grid point may have (when one does)."""
-REFERENCES = {"base": "base", "oracle": "oracle", "deep_oracle": "deep oracle"}
-"""Reference roles and their labels."""
 WORLD_FIGURES = ("derivations", "deep_collateral", "dependents")
 """Per-target world figures, as probes ``connectivity.<name>``."""
 
@@ -51,19 +49,12 @@ class Line:
     """One model line: a reference model, or a method and forget set at one grid point."""
 
     label: str
-    role: str
-    method: str | None = None
-    forget_set: str | None = None
-    params: str | None = None
+    model: ModelId
 
-    def owns(self, row: Row) -> bool:
-        """Whether ``row`` belongs to this line's model (any seed)."""
-        return (row["role"], row["method"], row["forget_set"], row["params"]) == (
-            self.role,
-            self.method,
-            self.forget_set,
-            self.params,
-        )
+    @property
+    def role(self) -> str:
+        """The model's role (base, oracle, deep_oracle or unlearned)."""
+        return self.model.role
 
 
 @dataclass
@@ -158,25 +149,23 @@ def _loss(mine: Sequence[Row], base: Sequence[Row], split: str, stratum: str | N
     return bootstrap_mean([d for d, _ in pairs], [s for _, s in pairs])
 
 
-def method_lines(rows: Sequence[Row], base: Sequence[Row]) -> list[Line]:
-    """One line per method and forget set, at its chosen grid point (module docstring)."""
-    runs: dict[tuple[str, str], dict[str, list[Row]]] = {}
-    for row in rows:
-        if row["role"] == "unlearned":
-            key = (row["method"], row["forget_set"])
-            runs.setdefault(key, {}).setdefault(row["params"], []).append(row)
-    lines = []
-    for (method, forget_set), by_params in sorted(runs.items()):
+def _chosen_models(by_model: dict[ModelId, list[Row]], base: Sequence[Row]) -> list[ModelId]:
+    """Per method and forget set, the chosen grid point (see the module docstring)."""
+    runs: dict[tuple[str, str], list[ModelId]] = {}
+    for model in by_model:
+        if model.role == "unlearned":
+            runs.setdefault((model.method, model.forget_set), []).append(model)
+    chosen = []
+    for _, models in sorted(runs.items()):
         scores = {}
-        for params, model in by_params.items():
-            loss = _loss(model, base, "retain", None).value if base else 0.0
-            forget = _rate(_probe(model, "recall.cloze_train", "forget", None)).value
+        for model in models:
+            rows = by_model[model]
+            loss = _loss(rows, base, "retain", None).value if base else 0.0
+            forget = _rate(_probe(rows, "recall.cloze_train", "forget", None)).value
             within = not loss > RETAIN_BUDGET
-            scores[params] = (not within, forget if within else loss, params)
-        chosen = min(scores, key=lambda p: scores[p])
-        label = method if forget_set == "targets" else f"{method} ({forget_set})"
-        lines.append(Line(label, "unlearned", method, forget_set, chosen))
-    return lines
+            scores[model] = (not within, forget if within else loss, model.params)
+        chosen.append(min(models, key=lambda m: scores[m]))
+    return chosen
 
 
 def _final_points(rows: Sequence[Row], attack: str, stratum: str) -> dict[str, list[Row]]:
@@ -190,18 +179,6 @@ def _final_points(rows: Sequence[Row], attack: str, stratum: str) -> dict[str, l
         last = max(r["step"] for r in point)
         final[params] = [r for r in point if r["step"] == last]
     return final
-
-
-def _curve(rows: Sequence[Row]) -> list[CurvePoint]:
-    """An attack curve rebuilt from its rows, records sorted by (fact, phrasing)."""
-    points: dict[int, list[dict[str, Any]]] = {}
-    for r in rows:
-        record = {"fact": r["item"], "template": r["format"], "correct": r["correct"]}
-        points.setdefault(r["step"], []).append(record)
-    return [
-        CurvePoint(step, sorted(points[step], key=lambda rec: (rec["fact"], rec["template"])))
-        for step in sorted(points)
-    ]
 
 
 def _net_recovery(
@@ -218,11 +195,11 @@ def _net_recovery(
             == (attack, params, seed, stratum)
         ]
 
-    curves = {
-        "unlearned": _curve(picked(mine)),
-        "base": _curve(picked(refs["base"])),
-        "oracle": _curve(picked(refs["oracle"])),
-    }
+    (run,) = attack_runs(picked(mine))
+    curves = {"unlearned": run.curve}
+    for role in ("base", "oracle"):
+        (run,) = attack_runs(picked(refs[role]))
+        curves[role] = run.curve
     return summarize(curves, resamples=NET_RESAMPLES).net[-1]
 
 
@@ -252,13 +229,19 @@ def _cell(
 def build_study(rows: Sequence[Row]) -> Study:
     """Aggregate the connectivity study's rows (see the module docstring)."""
     strata = strata_order(rows)
-    refs = {role: [r for r in rows if r["role"] == role] for role in REFERENCES}
-    lines = [Line(label, role) for role, label in REFERENCES.items() if refs[role]]
-    lines += method_lines(rows, refs["base"])
+    by_model: dict[ModelId, list[Row]] = {}
+    for row in rows:
+        if row["role"] != "world":
+            by_model.setdefault(model_of(row), []).append(row)
+    refs = {role: by_model.get(ModelId(role), []) for role in REFERENCE_ORDER}
+    models = [ModelId(role) for role in REFERENCE_ORDER if refs[role]]
+    models += _chosen_models(by_model, refs["base"])
+    names = labels(models)
+    lines = [Line(names[m], m) for m in models]
     attacks = sorted({r["attack"] for r in rows if r["attack"] is not None})
     cells, retain_loss = {}, {}
     for line in lines:
-        mine = [r for r in rows if line.owns(r)]
+        mine = by_model[line.model]
         if line.role != "base" and refs["base"]:
             retain_loss[line.label] = _loss(mine, refs["base"], "retain", None)
         for stratum in strata:

@@ -30,7 +30,7 @@ from unlearnlab.report.table import result_rows
 from unlearnlab.worlds.connectivity import connectivity
 
 
-def world_stage(config: ExperimentConfig) -> list[dict[str, Any]]:
+def connectivity_stage(config: ExperimentConfig) -> list[dict[str, Any]]:
     """One row per forget target and world figure (see the module docstring)."""
     substrate = substrate_of(config)
     stratum_of = substrate.splits.stratum_of()
@@ -55,7 +55,12 @@ def world_stage(config: ExperimentConfig) -> list[dict[str, Any]]:
                 }
             )
     return result_rows(
-        rows, experiment=config.name, variant="{}", seed=config.seed, config_hash=config.digest()
+        rows,
+        experiment=config.name,
+        variant="{}",
+        role="world",
+        seed=config.seed,
+        config_hash=config.digest(),
     )
 
 
@@ -96,7 +101,7 @@ class ConnectivityStudy(UnlearnStudy):
                 "stratum; set splits.strata (see the shipped 'connectivity' experiment)"
             )
         (world_rows,) = ctx.run_stages(
-            [Stage("world/connectivity", world_stage, (config,), cost=5.0)], "connectivity"
+            [Stage("world/connectivity", connectivity_stage, (config,), cost=5.0)], "connectivity"
         )
         return tag_strata(config, [*world_rows, *super().run(config, ctx)])
 
