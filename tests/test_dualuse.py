@@ -105,7 +105,7 @@ def test_settings_reject_what_the_study_cannot_run() -> None:
         DualUseSettings(variants=[{"world.params.seed": 1}])
     with pytest.raises(ValueError, match="the dual-use forget set is always the harmful routes"):
         DualUseSettings(methods=[{"method": "ga", "forget_sets": ["deep"]}])
-    with pytest.raises(ValueError, match="retrain: the exact method is the oracle"):
+    with pytest.raises(ValueError, match="retrain is the oracle, which every run trains"):
         DualUseSettings(methods=[{"method": "retrain"}])
     typo = r"^dualuse\.yaml: settings\..*grid\.betta: not a parameter of ga"
     with pytest.raises(UserError, match=typo):

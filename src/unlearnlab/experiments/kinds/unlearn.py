@@ -30,7 +30,7 @@ from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.experiments.substrate import Role, Substrate, build_substrate, train_reference_model
-from unlearnlab.methods.config import LOOP_GRID_FIELDS, UnlearnConfig
+from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.loop import run_key, unlearn
 from unlearnlab.methods.registry import METHODS, get_method
 from unlearnlab.models.factory import load_model, load_tokenizer
@@ -81,11 +81,14 @@ class MethodSpec(BaseModel):
 
     @model_validator(mode="after")
     def _params(self) -> MethodSpec:
+        try:
+            runs = UnlearnConfig(method=self.method, params=self.params, grid=self.grid).expand()
+        except ValidationError as exc:
+            raise ValueError(str(from_validation_error(exc, self.method, UnlearnConfig))) from None
         params = get_method(self.method).Params
-        for point in grid_points(self.grid):
-            values = {k: v for k, v in point.items() if k not in LOOP_GRID_FIELDS}
+        for run in runs:
             try:
-                params(**{**self.params, **values})
+                run.resolved_params()
             except ValidationError as exc:
                 raise ValueError(str(from_validation_error(exc, self.method, params))) from None
         return self
