@@ -1,5 +1,6 @@
 """In-context relearning: context pools never hold the queried fact, an empty context is
-plain recall, and shot counts are checked against the pool."""
+plain recall, and shot counts are checked against fold and retain pools (premise counts
+are a ceiling: a fact with fewer premises gets all of them)."""
 
 from __future__ import annotations
 
@@ -40,8 +41,18 @@ def test_premise_contexts_are_the_targets_own_derivation(tiny) -> None:
         derived = world.derivation(fact, without=[fact])
         assert derived is not None and set(pool) == derived.leaves() - background
         assert set(pool) <= kept
-    with pytest.raises(UserError, match="context facts asked, but"):
-        attack_create("in_context", source="premises", shots=(0, 50)).pools(target)
+    assert attack_create("in_context", source="premises", shots=(0, 50)).pools(target) == pools
+
+
+def test_premise_shots_beyond_a_derivation_give_all_its_premises(tiny) -> None:
+    substrate, _, base, _ = tiny
+    target = AttackTarget(substrate, substrate.splits.forget, seed=1)
+    most = max(
+        len(pool) for pool in attack_create("in_context", source="premises").pools(target).values()
+    )
+    capped = attack_create("in_context", source="premises", shots=(0, most)).run(base, target)
+    beyond = attack_create("in_context", source="premises", shots=(0, most + 5)).run(base, target)
+    assert [p.records for p in capped] == [p.records for p in beyond]
 
 
 def test_empty_context_is_plain_recall_and_context_is_stated_facts(tiny) -> None:

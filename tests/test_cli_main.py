@@ -21,7 +21,7 @@ def test_version(capsys) -> None:
 
 def test_user_error_is_one_line_and_exit_code_2(monkeypatch, capsys) -> None:
     def broken(*args, **kwargs):
-        raise UserError("facts.jsonl:17: missing \"object\" [with brackets]")
+        raise UserError('facts.jsonl:17: missing "object" [with brackets]')
 
     monkeypatch.setattr(cli, "app", broken)
     assert _exit_code([]) == 2

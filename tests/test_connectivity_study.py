@@ -154,10 +154,12 @@ def test_aggregates_by_hand() -> None:
     assert study.world["many"]["derivations"].value == 5.0
     assert study.derivations == {"isolated": (0, 0), "many": (5, 5)}
     assert study.chance == {"isolated": pytest.approx(0.1), "many": pytest.approx(0.1)}
-    columns, table = headline_table(synthetic_rows(
-        {"base": KNOWN, "oracle": KNOWN, "deep_oracle": GONE, "npo": GONE},
-        {"base": KNOWN, "oracle": KNOWN, "deep_oracle": GONE, "npo": GONE},
-    ))
+    columns, table = headline_table(
+        synthetic_rows(
+            {"base": KNOWN, "oracle": KNOWN, "deep_oracle": GONE, "npo": GONE},
+            {"base": KNOWN, "oracle": KNOWN, "deep_oracle": GONE, "npo": GONE},
+        )
+    )
     assert columns[0] == "model" and table[-1] == ["npo", "0.0%", "0.0%"]
 
 
@@ -167,9 +169,12 @@ def test_section_is_built_from_rows(tmp_path: Path) -> None:
     assert "- **npo**: unlearning holds" in section.markdown
     assert "**Recall after relearn**" in section.markdown
     assert (tmp_path / "connectivity.png").is_file() and (tmp_path / "connectivity.svg").is_file()
-    assert connectivity_sections([r for r in _study_rows() if r["probe"] != (
-        "connectivity.derivations"
-    )], tmp_path) == []
+    assert (
+        connectivity_sections(
+            [r for r in _study_rows() if r["probe"] != ("connectivity.derivations")], tmp_path
+        )
+        == []
+    )
 
 
 def _study_rows() -> list[dict[str, Any]]:

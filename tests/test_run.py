@@ -194,8 +194,14 @@ def test_durability_of_your_own_model(finished, tmp_path, capsys) -> None:
     sidecars = [p for p in store.rglob("unlearnlab.json") if '"unlearned"' in p.read_text()]
     own = sidecars[0].parent
     settings = [
-        item for item in TINY_RUN if not item.startswith(("settings.methods", "settings.loop"))
+        item
+        for item in TINY_RUN
+        if not item.startswith(("settings.methods", "settings.loop", "settings.attacks"))
     ]
+    settings.append(
+        "settings.attacks=[{attack: quantize, params: {bits: 4}}, {attack: prefix_search,"
+        " params: {length: 2, steps: [0, 1], top_k: 4, batch: 4}}]"
+    )
     args = [a for item in settings for a in ("--set", item)]
     out = tmp_path / "runs"
     main(
@@ -204,6 +210,7 @@ def test_durability_of_your_own_model(finished, tmp_path, capsys) -> None:
     report = (out / "durability" / "report.md").read_text()
     assert report.index("## Durability") < report.index("## Compositional re-derivation")
     assert f"| {own.name} | quantize |" in report
+    assert f"| {own.name} | prefix_search |" in report
     argv = ["run", "durability", *args, "--out", str(out)]
     assert _exit_code(argv) == 2
     assert "settings.model: give your unlearned model's folder: --model PATH" in (

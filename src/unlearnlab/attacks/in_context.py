@@ -6,7 +6,8 @@ Each measured fact is queried in its training phrasings after ``n`` context sent
 fact never appears in its own context); with ``retain`` they are retain facts, a plain
 few-shot prefix that shows how facts are stated without giving any forgotten one away;
 with ``premises`` they are the stated, non-background premises of the fact's shallowest
-derivation from the other facts (what an attacker who knows the premises could supply).
+derivation from the other facts (what an attacker who knows the premises could supply),
+so ``n`` there means at most ``n``: a fact with fewer premises gets all of them.
 The context of a fact is a seeded order of its pool, so its first ``n`` grow with ``n``.
 """
 
@@ -46,7 +47,8 @@ class InContextParams(BaseModel):
     folds: int = Field(2, ge=2)
     """With source forget_folds: k; a fact's context comes from the other k - 1 folds."""
     shots: tuple[int, ...] = (0, 1, 2, 4, 8)
-    """Context sizes measured (the curve's steps); strictly increasing, from 0."""
+    """Context sizes measured (the curve's steps); strictly increasing, from 0. With
+    source premises, at most this many (a derivation may have fewer premises)."""
 
     @field_validator("shots")
     @classmethod
@@ -93,7 +95,7 @@ class InContext(Attack):
             }
         for fact, facts in others.items():
             random.Random(f"unlearnlab-context:{target.seed}:{fact}").shuffle(facts)
-            if len(facts) < params.shots[-1]:
+            if params.source != "premises" and len(facts) < params.shots[-1]:
                 raise UserError(
                     f"in_context.shots: {params.shots[-1]} context facts asked, but "
                     f"{fact} has only {len(facts)} in source {params.source}"

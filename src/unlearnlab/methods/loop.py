@@ -1,7 +1,8 @@
 """The one unlearning loop: every loss method runs through :func:`unlearn`.
 
 Constant-rate AdamW on the trainable weights (all, a method's selection, or LoRA adapters),
-one forget batch (with its refusal rows) and one retain batch per step, recall probes
+one forget batch (with its refusal rows) and one retain batch per step, placed by Accelerate
+(bf16 autocast on a GPU; ``accelerate launch`` spreads a large checkpoint over GPUs), recall probes
 every ``eval_every`` steps with early stopping, and the result stored in the model store
 under role ``unlearned``, keyed by the base model's key, the method, its resolved
 parameters, the forget set and the seed. ``retrain`` returns the oracle from the store.
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import Accelerator
 from transformers import PreTrainedModel
 
 from unlearnlab.experiments.substrate import Substrate, train_reference_model
-from unlearnlab.methods.base import Batch, Method
+from unlearnlab.methods.base import Batch, Method, Tokens
 from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
 from unlearnlab.methods.losses import nll
@@ -126,6 +128,11 @@ def with_adapters(model: PreTrainedModel, spec: LoraSpec) -> torch.nn.Module:
     return get_peft_model(model, lora)
 
 
+def _on(tokens: Tokens, device: torch.device) -> Tokens:
+    """``tokens`` with every tensor on ``device``."""
+    return Tokens(tokens.ids.to(device), tokens.labels.to(device), tokens.mask.to(device))
+
+
 def train_unlearning(
     model: PreTrainedModel,
     reference: PreTrainedModel | None,
@@ -136,7 +143,8 @@ def train_unlearning(
     on_step: StepFn | None = None,
 ) -> tuple[PreTrainedModel, list[dict[str, Any]], list[dict[str, Any]]]:
     """Run ``method`` on ``model`` (weights change in place or through LoRA); return the
-    final model (adapters merged, :meth:`Method.finalize` applied), steps and evals."""
+    final model on the CPU (adapters merged, :meth:`Method.finalize` applied), steps and
+    evals. Accelerate places the model, the reference and each batch on its device."""
     cls = type(method)
     lr = config.lr if config.lr is not None else cls.lr
     steps = config.steps if config.steps is not None else cls.steps
@@ -147,6 +155,11 @@ def train_unlearning(
     net: torch.nn.Module = with_adapters(model, config.lora) if lora else model
     params = _trainable(net, method, lora)
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+    net, optimizer = accelerator.prepare(net, optimizer)
+    device = accelerator.device
+    if reference is not None:
+        reference.to(device)
     history: list[dict[str, Any]] = []
     evals: list[dict[str, Any]] = []
     net.train()
@@ -158,15 +171,15 @@ def train_unlearning(
         batch = Batch(
             net,
             reference,
-            select(data.forget, rows),
-            select(data.retain, retain_rows),
-            select(data.refusal, rows),
+            _on(select(data.forget, rows), device),
+            _on(select(data.retain, retain_rows), device),
+            _on(select(data.refusal, rows), device),
         )
         loss = method.loss(batch)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        accelerator.backward(loss)
         if config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            accelerator.clip_grad_norm_(params, config.grad_clip)
         optimizer.step()
         with torch.no_grad():
             record = {
@@ -179,14 +192,15 @@ def train_unlearning(
         if on_step is not None:
             on_step(record)
         if evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0:
-            metrics = {"step": step + 1, **evaluate(net)}
+            metrics = {"step": step + 1, **evaluate(accelerator.unwrap_model(net))}
             evals.append(metrics)
             if on_step is not None:
                 on_step(metrics)
             if _should_stop(metrics, config):
                 break
+    net = accelerator.unwrap_model(net, keep_fp32_wrapper=False)
     net.eval()
-    final = net.merge_and_unload() if lora else net
+    final = (net.merge_and_unload() if lora else net).to("cpu")
     for param in final.parameters():
         param.requires_grad_(False)
     method.finalize(final, base)

@@ -91,9 +91,8 @@ class RMU(Method):
             )
         generator = torch.Generator().manual_seed(seed)
         u = torch.rand(model.config.hidden_size, generator=generator)  # (d,)
-        device = next(model.parameters()).device
-        u = u.double()  # normalise in float64; cast to the activations' dtype in loss()
-        self.control = (self.params.steering * u / u.norm()).to(device)  # (d,)
+        u = u.double()  # normalise in float64; cast to the activations' place in loss()
+        self.control = self.params.steering * u / u.norm()  # (d,)
         blocks_re = "|".join(str(i) for i in self.params.trained_blocks())
         self._trained = re.compile(rf"layers\.({blocks_re})\.mlp\.down_proj\.")
 
@@ -109,7 +108,7 @@ class RMU(Method):
         retain = self.hidden(batch.outputs(batch.retain, hidden=True))  # (batch, seq, d)
         frozen = self.hidden(batch.reference_outputs(batch.retain, hidden=True))
         answering = batch.forget.labels != IGNORE  # (batch, seq): answer-predicting positions
-        control = self.control.to(forget.dtype)  # (d,)
+        control = self.control.to(forget.device, forget.dtype)  # (d,)
         return _masked_mse(forget, control, answering) + self.params.alpha * _masked_mse(
             retain, frozen, batch.retain.mask
         )

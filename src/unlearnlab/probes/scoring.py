@@ -276,9 +276,7 @@ def rank_answers(
     queries = encode_ranking(
         tokenizer, prompts, answers, candidates, suffix=suffix, reuse_prompt=reuse_prompt
     )
-    return rank_encoded(
-        model, queries, length_normalized=length_normalized, batch_size=batch_size
-    )
+    return rank_encoded(model, queries, length_normalized=length_normalized, batch_size=batch_size)
 
 
 def rank_scores(values: Sequence[float], truth: int) -> Ranking:

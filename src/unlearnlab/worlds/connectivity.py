@@ -64,9 +64,7 @@ def connectivity(
     world: World, fact: Fact, *, max_sets: int | None = 1000, time_limit: float | None = 10.0
 ) -> Connectivity:
     """The connectivity of one stated base fact of ``world``."""
-    derivations, complete = derivation_count(
-        world, fact, max_sets=max_sets, time_limit=time_limit
-    )
+    derivations, complete = derivation_count(world, fact, max_sets=max_sets, time_limit=time_limit)
     deep = world.minimal_deep_unlearning_sets(fact, max_sets=1, time_limit=time_limit)
     without = compute_closure(world.stated - {fact}, world.rules).facts
     lost = world.closure() - without - {fact}
