@@ -36,11 +36,12 @@ def main() -> None:
     parser.add_argument("extra", nargs="*", help="arguments passed to 'unlearnlab run'")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="unlearnlab-clone-"))
-    clone = folder / "unlearnlab"
-    if clone.exists():
-        shutil.rmtree(clone)
+    clone, home = folder / "unlearnlab", folder / "home"
+    for stale in (clone, home):  # a kept folder from an earlier run starts fresh too
+        if stale.exists():
+            shutil.rmtree(stale)
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    env = {**os.environ, "UNLEARNLAB_HOME": str(folder / "home")}
+    env = {**os.environ, "UNLEARNLAB_HOME": str(home)}
     env.pop("VIRTUAL_ENV", None)
     first = timed(["./dev", "run", *args.extra], clone, env)
     second = timed(["./dev", "run", *args.extra], clone, env)
