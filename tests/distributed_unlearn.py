@@ -27,8 +27,8 @@ CONFIG = UnlearnConfig(method="npo", steps=3, lr=1e-2, retain_sample=5)
 
 def main(store: Path, out: Path) -> None:
     """Unlearn the tiny substrate into ``store``; record the result in ``out``."""
-    state = PartialState()
     result = unlearn(build_substrate(load_config("compositional", TINY)), CONFIG, ModelStore(store))
+    state = PartialState()  # the loop's Accelerator set it up
     state.wait_for_everyone()
     if state.is_main_process:
         record = {"processes": state.num_processes, "path": str(result.path)}

@@ -38,7 +38,13 @@ def finished(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _sorted(rows: list[dict]) -> list[dict]:
-    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+    """``rows`` in an order that float noise cannot change (floats are not in the key)."""
+    return sorted(
+        rows,
+        key=lambda r: json.dumps(
+            {k: v for k, v in r.items() if not isinstance(v, float)}, sort_keys=True, default=str
+        ),
+    )
 
 
 def test_run_writes_the_report_and_its_parts(finished) -> None:
@@ -184,9 +190,13 @@ def test_ray_fan_out_gives_the_local_results(finished, tmp_path) -> None:
     _run(tmp_path / "runs", store, "--ray-address", "local")
     record = RunRecord.load(tmp_path / "runs" / "compositional")
     assert record.status == "complete" and not record.stages_loaded
-    assert _sorted(read_results(tmp_path / "runs" / "compositional" / "results.parquet")) == (
-        _sorted(read_results(reference / "results.parquet"))
-    )
+    fanned = _sorted(read_results(tmp_path / "runs" / "compositional" / "results.parquet"))
+    local = _sorted(read_results(reference / "results.parquet"))
+    # Ray workers run torch on one thread: sums may round differently in the last bits.
+    exact = [{k: v for k, v in r.items() if not isinstance(v, float)} for r in fanned]
+    assert exact == [{k: v for k, v in r.items() if not isinstance(v, float)} for r in local]
+    floats = [[v for v in r.values() if isinstance(v, float)] for r in fanned]
+    assert floats == [pytest.approx([v for v in r.values() if isinstance(v, float)]) for r in local]
 
 
 def test_durability_of_your_own_model(finished, tmp_path, capsys) -> None:

@@ -6,7 +6,9 @@ added here). An entry ``<root>/<key>/`` is a standard Hugging Face model directo
 ``entry.json`` (role, world, key, creation time, caller's metadata). Entries are built in
 a temporary folder ``<root>/.tmp-...`` and renamed into place, so a folder named by a key
 is always complete; temporary folders left by a crashed build are never returned and are
-removed by the next :meth:`ModelStore.put` or :meth:`ModelStore.prune`.
+removed by the next :meth:`ModelStore.put` or :meth:`ModelStore.prune`. Under a
+multi-process launch (``accelerate launch``, ``torchrun``) every process builds (training
+is collective) and the main process alone stores; the others wait for it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+import torch.distributed as dist
 from pydantic import BaseModel, ConfigDict
 
 from unlearnlab import __version__
@@ -93,6 +96,13 @@ def default_root() -> Path:
     return (Path(home) if home else Path.cwd() / ".unlearnlab") / "models"
 
 
+def _launched() -> tuple[bool, bool]:
+    """Whether this process is the main one, and whether others run beside it."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return True, False
+    return dist.get_rank() == 0, True
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -152,16 +162,21 @@ class ModelStore:
             build_fn(staging)
             if not staging.is_dir():
                 raise RuntimeError(f"build_fn removed {staging} instead of filling it")
-            write_json_atomic(staging / ENTRY_FILE, entry.model_dump(mode="json", exclude={"path"}))
-            try:
-                staging.rename(final)
-            except OSError:
-                if self.get(key) is None:  # not a concurrent build finishing first
-                    raise
-                shutil.rmtree(staging, ignore_errors=True)
+            main, others = _launched()  # after the build: training may start the launch
+            if main:
+                entry_json = entry.model_dump(mode="json", exclude={"path"})
+                write_json_atomic(staging / ENTRY_FILE, entry_json)
+                try:
+                    staging.rename(final)
+                except OSError:
+                    if self.get(key) is None:  # not a concurrent build finishing first
+                        raise
+            shutil.rmtree(staging, ignore_errors=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        if others:
+            dist.barrier()
         return final
 
     def _read(self, path: Path) -> StoreEntry:
