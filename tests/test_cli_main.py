@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from unlearnlab import __version__, cli
@@ -17,6 +20,14 @@ def _exit_code(argv: list[str]) -> int:
 def test_version(capsys) -> None:
     cli.main(["--version"])
     assert capsys.readouterr().out.strip() == __version__
+
+
+def test_the_module_runs_the_command_line() -> None:
+    """``python -m unlearnlab`` (what ``accelerate launch -m unlearnlab`` runs)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "unlearnlab", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == __version__
 
 
 def test_user_error_is_one_line_and_exit_code_2(monkeypatch, capsys) -> None:

@@ -64,6 +64,8 @@ def test_rederivation_verdict_flips_with_the_numbers(tmp_path) -> None:
     assert "shallow" in shallow
     assert "The oracle, never trained on the targets, re-derives 85% [" in shallow
     assert "entailed" in shallow
+    kept = _text(rederivation_section(_world(npo_direct=20, npo_cot=18, oracle_cot=17), tmp_path))
+    assert "not forgotten, the model still states and derives" in kept and "shallow" not in kept
     deep = _text(rederivation_section(_world(npo_direct=0, npo_cot=0, oracle_cot=0), tmp_path))
     assert "not re-derived" in deep and "shallow" not in deep
     assert "below the re-derivation threshold (lower end ≥ 20%)" in deep

@@ -173,14 +173,19 @@ def rederivation_section(rows: Sequence[dict[str, Any]], figures: Path) -> Secti
         cot, bcot = index.rate(m, *cot_probe), index.rate(base, *cot_probe)
         premise = index.rate(m, *MEASURES["premise retention"])
         bpremise = index.rate(base, *MEASURES["premise retention"])
-        moved = "fell" if fell(direct, bdirect) else "did not fall (intervals overlap)"
+        dropped = fell(direct, bdirect)
+        moved = "fell" if dropped else "did not fall (intervals overlap)"
         sentence = (
             f"- {names[m]}: direct recall of targets {moved} from {_pct(bdirect and bdirect.value)}"
             f" to {short(direct)}; chain-of-thought re-derivation "
         )
         if rederived(cot):
-            sentence += f"stayed at {short(cot)} (base {_pct(bcot and bcot.value)}): shallow, "
-            sentence += "the model re-derives what it no longer states"
+            sentence += f"stayed at {short(cot)} (base {_pct(bcot and bcot.value)}): "
+            sentence += (
+                "shallow, the model re-derives what it no longer states"
+                if dropped
+                else "not forgotten, the model still states and derives the targets"
+            )
         else:
             sentence += f"is {short(cot)} (base {_pct(bcot and bcot.value)}): not re-derived"
         if fell(premise, bpremise):

@@ -1,0 +1,5 @@
+"""``python -m unlearnlab``: the command line, as a module (for ``accelerate launch -m``)."""
+
+from unlearnlab.cli import main
+
+main()
