@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from unlearnlab.attacks.recovery import RecoverySummary, summarize
@@ -283,21 +285,24 @@ def polarity_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
         )
     figure = Figure(figsize=(5.5, 4.2))
     ax = figure.subplots()
+    colors = model_colors(models)
     for m in models:
         f = index.rate(m, "recall.cloze_train", "forget")
         r = index.rate(m, "recall.cloze_train", "retain")
         if f is None or r is None:
             continue
-        style = {"base": ("s", "black"), "oracle": ("*", "red"), "deep_oracle": ("P", "purple")}
-        marker, color = style.get(m.role, ("o" if m.kind == "negative" else "^", None))
-        size = 120 if m.is_reference else 36
+        marker = {"base": "s", "oracle": "*", "deep_oracle": "P"}.get(
+            m.role, "o" if m.kind == "negative" else "^"
+        )
+        hollow = not m.is_reference and m.forget_set != "targets"
         ax.scatter(
             [f.value],
             [r.value],
             marker=marker,
-            color=color,
-            s=size,
-            label=names[m] if m.is_reference or m.forget_set == "targets" else None,
+            s=120 if m.is_reference else 36,
+            facecolors="none" if hollow else colors[m],
+            edgecolors=colors[m],
+            label=None if hollow else names[m],
         )
     ax.set_xlabel("forget recall (lower is more forgotten)")
     ax.set_ylabel("retain recall")
@@ -309,8 +314,8 @@ def polarity_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
         figures,
         "forget_retain",
         "Forget against retain recall for every run of every method's grid (circles: "
-        "negative methods, triangles: positive), the base model, the oracle and the deep "
-        "oracle marked.",
+        "negative methods, triangles: positive; hollow: deep forget sets), the base model, "
+        "the oracle and the deep oracle marked.",
     )
     del base, oracle
     return Section("Negative versus positive training", "\n".join(text), [scatter])
@@ -341,6 +346,22 @@ def _summaries(
 
 def _steps(value: int | None) -> str:
     return "never" if value is None else str(value)
+
+
+REFERENCE_COLORS = {"base": "black", "oracle": "red", "deep_oracle": "purple"}
+
+
+def model_colors(models: Sequence[ModelId]) -> dict[ModelId, str]:
+    """One colour per method (tab10, tab20 beyond ten methods), shared by its forget-set
+    variants; the references' fixed colours. Figures tell variants apart by line style
+    or marker fill, so a method looks the same in every figure."""
+    methods = list(dict.fromkeys(m.method for m in models if not m.is_reference))
+    palette = colormaps["tab10" if len(methods) <= 10 else "tab20"]
+    by_method = {method: to_hex(palette(i % palette.N)) for i, method in enumerate(methods)}
+    return {
+        m: REFERENCE_COLORS.get(m.role, "gray") if m.is_reference else by_method[m.method]
+        for m in models
+    }
 
 
 def durability_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
@@ -417,6 +438,7 @@ def durability_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section
         )
     figure = Figure(figsize=(4.2 * len(attacks), 3.6))
     axes = figure.subplots(1, len(attacks), squeeze=False)[0]
+    colors = model_colors(models)
     for ax, attack in zip(axes, attacks, strict=True):
         shown = {key[0]: run for key, (_, run) in worst.items() if key[1] == attack}
         for m in models:
@@ -431,24 +453,33 @@ def durability_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section
                     "--",
                     linewidth=2,
                     label=names[m],
-                    color={"base": "black", "oracle": "red"}.get(m.role),
+                    color=colors[m],
                 )
             elif m in shown:
                 steps = [p.step for p in shown[m].curve]
-                ax.plot(steps, curve_recall(shown[m].curve), marker=".", label=names[m])
+                ax.plot(
+                    steps,
+                    curve_recall(shown[m].curve),
+                    ":" if m.forget_set != "targets" else "-",
+                    marker=".",
+                    label=names[m],
+                    color=colors[m],
+                )
         ax.set_title(attack)
         ax.set_xlabel("attack step")
         ax.set_ylabel("forget recall")
         ax.set_ylim(-0.05, 1.05)
-        if max((p.step for r in runs if r.attack == attack for p in r.curve), default=1) > 8:
+        last = max((p.step for r in runs if r.attack == attack for p in r.curve), default=1)
+        if last > 8:
             ax.set_xscale("symlog", linthresh=1)
+            ax.set_xlim(0, last * 1.15)  # no negative decade left of step 0
     axes[-1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
     curves = save_figure(
         figure,
         figures,
         "recovery_curves",
         "Forget recall along each attack (worst case of each method's grid); dashed: the "
-        "base model and the oracle under the identical attack.",
+        "base model and the oracles under the identical attack; dotted: deep forget sets.",
     )
     return Section("Durability", "\n".join(text), [curves])
 
