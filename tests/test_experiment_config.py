@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import load_config, shipped_experiments
+from unlearnlab.experiments.config import (
+    PROFILE_QUICK,
+    config_source,
+    load_config,
+    shipped_experiments,
+)
 
 
 def test_the_default_experiment_is_shipped_and_valid() -> None:
@@ -16,6 +22,21 @@ def test_the_default_experiment_is_shipped_and_valid() -> None:
     assert config.name == "compositional"
     assert config.world.generator == "family"
     assert config.train.epochs is not None
+
+
+def test_every_shipped_experiment_validates_in_every_profile(tmp_path: Path) -> None:
+    """A profile's overrides are validated only when it is run: check them all now."""
+    (tmp_path / "model.safetensors").touch()  # durability's --model: a weights folder
+    checked = []
+    for name in shipped_experiments():
+        _, text = config_source(name, "experiment")
+        overrides = [f"settings.model={tmp_path}"] if name == "durability" else []
+        for profile in [PROFILE_QUICK, *(yaml.safe_load(text).get("profiles") or {})]:
+            config = load_config(name, overrides, profile)
+            checked.append((config.name, profile))
+    assert ("compositional", "full") in checked and len(checked) >= 9
+    full = load_config("compositional", [], "full")
+    assert "prefix_search" in [a["attack"] for a in full.settings["attacks"]]
 
 
 def test_overrides_are_read_as_yaml_and_change_the_digest() -> None:
