@@ -29,6 +29,10 @@ class Tokens:
     mask: torch.Tensor
     """``(batch, seq)`` bool, True at real (not padding) input positions."""
 
+    def to(self, device: torch.device) -> Tokens:
+        """These rows with every tensor on ``device``."""
+        return Tokens(self.ids.to(device), self.labels.to(device), self.mask.to(device))
+
 
 @dataclass(frozen=True)
 class Batch:

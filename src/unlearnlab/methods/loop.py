@@ -19,18 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator
 from transformers import PreTrainedModel
 
 from unlearnlab.experiments.substrate import Substrate, train_reference_model
-from unlearnlab.methods.base import Batch, Method, Tokens
+from unlearnlab.methods.base import Batch, Method
 from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
 from unlearnlab.methods.losses import nll
 from unlearnlab.methods.registry import get_method
 from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer, save_model
 from unlearnlab.models.store import ModelStore, cache_key
-from unlearnlab.models.training import seed_everything
+from unlearnlab.models.training import make_accelerator, seed_everything
 from unlearnlab.probes.knowledge import QueryIndex, recall_by_ranking
 
 StepFn = Callable[[dict[str, Any]], None]
@@ -128,11 +127,6 @@ def with_adapters(model: PreTrainedModel, spec: LoraSpec) -> torch.nn.Module:
     return get_peft_model(model, lora)
 
 
-def _on(tokens: Tokens, device: torch.device) -> Tokens:
-    """``tokens`` with every tensor on ``device``."""
-    return Tokens(tokens.ids.to(device), tokens.labels.to(device), tokens.mask.to(device))
-
-
 def train_unlearning(
     model: PreTrainedModel,
     reference: PreTrainedModel | None,
@@ -155,7 +149,7 @@ def train_unlearning(
     net: torch.nn.Module = with_adapters(model, config.lora) if lora else model
     params = _trainable(net, method, lora)
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+    accelerator = make_accelerator()
     net, optimizer = accelerator.prepare(net, optimizer)
     device = accelerator.device
     if reference is not None:
@@ -171,9 +165,9 @@ def train_unlearning(
         batch = Batch(
             net,
             reference,
-            _on(select(data.forget, rows), device),
-            _on(select(data.retain, retain_rows), device),
-            _on(select(data.refusal, rows), device),
+            select(data.forget, rows).to(device),
+            select(data.retain, retain_rows).to(device),
+            select(data.refusal, rows).to(device),
         )
         loss = method.loss(batch)
         optimizer.zero_grad(set_to_none=True)

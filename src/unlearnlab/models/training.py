@@ -175,6 +175,12 @@ def _resume(
     return step, extra
 
 
+def make_accelerator() -> Accelerator:
+    """The Accelerator of every training loop: bf16 autocast on a GPU, full precision on
+    the CPU; under ``accelerate launch`` it joins the launched processes."""
+    return Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+
+
 def _accumulate_gradients(
     model: torch.nn.Module,
     accelerator: Accelerator,
@@ -235,7 +241,7 @@ def train(
     }
     seed_everything(config.seed)
     optimizer = _optimizer(model, config)
-    accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+    accelerator = make_accelerator()
     model, optimizer = accelerator.prepare(model, optimizer)
     start, extra = _resume(ckpt_dir, model, optimizer.optimizer, identity)
     losses: list[float] = extra["losses"]
