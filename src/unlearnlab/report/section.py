@@ -15,6 +15,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from unlearnlab.io import write_atomic
+from unlearnlab.report.verdicts import Verdict
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Section:
     and verdict sentences, each computed from the numbers with its threshold stated."""
     figures: list[FigureFile] = field(default_factory=list)
     """Figures shown under the body, in order."""
+    verdicts: list[Verdict] = field(default_factory=list)
+    """The section's conclusions as records (``verdicts.json``); their statements are
+    also in ``markdown``."""
 
 
 def save_figure(figure: Figure, folder: Path, stem: str, caption: str) -> FigureFile:

@@ -19,6 +19,7 @@ from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
 from unlearnlab.io import write_atomic
 from unlearnlab.report.record import RunRecord
 from unlearnlab.report.section import Section
+from unlearnlab.report.verdicts import VERDICTS_FILE, write_verdicts
 
 FIGURES = "figures"
 """Folder of the figures, next to the report."""
@@ -107,9 +108,10 @@ def render_html(record: RunRecord, sections: Sequence[Section]) -> str:
 
 
 def write_report(record: RunRecord, rows: Sequence[dict[str, Any]], run_dir: Path) -> Path:
-    """Write ``report.md``, ``report.html`` and the figures of a run; return the HTML's
-    path."""
+    """Write ``report.md``, ``report.html``, ``verdicts.json`` and the figures of a run;
+    return the HTML's path."""
     sections = build_sections(record, rows, run_dir)
+    write_verdicts(run_dir / VERDICTS_FILE, [v for s in sections for v in s.verdicts])
     write_atomic(run_dir / "report.md", render_markdown(record, sections))
     path = run_dir / "report.html"
     write_atomic(path, render_html(record, sections))

@@ -1,0 +1,50 @@
+"""Formatting shared by every report section: Markdown tables, percentages, intervals,
+and the reference models' colours and markers (the same in every figure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from unlearnlab.probes.stats import Rate
+
+REFERENCE_COLORS = {"base": "black", "oracle": "tab:red", "deep_oracle": "tab:purple"}
+"""Colour of each reference model in every figure."""
+REFERENCE_MARKERS = {"base": "s", "oracle": "*", "deep_oracle": "P"}
+"""Marker of each reference model in every scatter figure."""
+CHANCE_STYLE = {"color": "gray", "linestyle": ":", "linewidth": 1}
+"""Line style of a chance level."""
+
+
+def md_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def pct(value: float | None, digits: int = 0) -> str:
+    """``42%`` (``digits`` decimals); ``n/a`` for None or NaN."""
+    if value is None or value != value:
+        return "n/a"
+    return f"{100 * value:.{digits}f}%"
+
+
+def points(value: float | None) -> str:
+    """A difference of rates in percentage points, signed: ``+12 pts``."""
+    if value is None or value != value:
+        return "n/a"
+    return f"{100 * value:+.0f} pts"
+
+
+def short(rate: Rate | None) -> str:
+    """``83% [76, 89]``; ``n/a`` for no rows."""
+    if rate is None or rate.n == 0:
+        return "n/a"
+    return f"{100 * rate.value:.0f}% [{100 * rate.low:.0f}, {100 * rate.high:.0f}]"
+
+
+def with_n(rate: Rate | None) -> str:
+    """``83% [76, 89], n = 20``."""
+    if rate is None or rate.n == 0:
+        return "n/a"
+    return f"{short(rate)}, n = {rate.n}"
