@@ -4,6 +4,7 @@ relearning and quantization on tiny trained models (base, oracle)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,6 +19,7 @@ from unlearnlab.attacks.quantize import quantize_rtn
 from unlearnlab.attacks.recovery import (
     StepsInterval,
     area,
+    gain,
     recall_matrix,
     recovery,
     steps_to,
@@ -121,8 +123,13 @@ def test_recovery_metrics_by_hand() -> None:
     assert torch.allclose(net, torch.tensor([0.0, 0.0625, 0.125], dtype=torch.float64))
     steps = [0, 1, 3]
     assert steps_to(raw, steps, 0.5) == 3 and steps_to(raw, steps, 0.9) is None
-    assert area(raw, steps) == pytest.approx((0.375 / 2 + (0.375 + 0.75) / 2 * 2) / 3)
-    assert torch.equal(recovery(b, b), torch.zeros(3, dtype=torch.float64))
+    assert area(raw) == pytest.approx((0.375 + 0.75) / 2)  # attacked points only
+    assert torch.allclose(gain(u), torch.tensor([0.0, 0.3, 0.6], dtype=torch.float64))
+    assert torch.allclose(gain(u, o), torch.tensor([0.0, 0.05, 0.1], dtype=torch.float64))
+    assert torch.isnan(recovery(b, b)).all()  # nothing forgotten: recovery is undefined
+    assert torch.equal(recovery(b, b, unforgotten=1.0), torch.ones(3, dtype=torch.float64))
+    worse = torch.tensor([0.2, 0.1, 1.0], dtype=torch.float64)  # a further loss, then past b
+    assert torch.equal(recovery(worse, b), torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
     damaged = torch.tensor([0.5, 0.25, 0.6], dtype=torch.float64)  # a loss is no gain
     net = recovery(u, b, damaged)
     assert torch.allclose(net, torch.tensor([0.0, 0.375, 0.625], dtype=torch.float64))
@@ -151,7 +158,10 @@ def test_summary_of_hand_curves_with_intervals() -> None:
     summary = summarize(curves, resamples=200)
     assert [r.value for r in summary.raw] == [0.0, 0.5]
     assert [r.value for r in summary.net] == [0.0, 0.25]
-    assert summary.raw_area.value == pytest.approx(0.25)
+    assert summary.raw_area.value == pytest.approx(0.5)  # the mean over attacked points
+    assert summary.raw_points.value == pytest.approx(0.5)
+    assert summary.net_points.value == pytest.approx(0.25)
+    assert summary.forgotten and summary.gap.value == 1.0
     assert summary.steps_to_50 == 1 and summary.steps_to_90 is None
     assert summary.net_steps_to_50 is None
     # Half the facts recover: a resample reaches 50% when it draws at least 2 of a, b
@@ -174,7 +184,9 @@ def test_oracle_learns_under_the_forget_set_attack_and_nets_to_zero(tiny) -> Non
     probability = [sum(r["probability"] for r in rs) / len(rs) for rs in (first, last)]
     assert probability[1] > probability[0] + 0.01  # the true answers' share of the mass
     summary = summarize(curves, resamples=50)
-    assert all(r.value == 0.0 for r in summary.net)
+    assert summary.net_points.value == 0.0 and summary.net_points.high == 0.0
+    undefined = math.isnan(summary.net[0].value) and not summary.forgotten
+    assert all(r.value == 0.0 or undefined for r in summary.net)
     assert curves["unlearned"] == curves["oracle"]
 
 
@@ -183,7 +195,9 @@ def test_never_unlearned_model_recovers_nothing_and_runs_are_deterministic(tiny)
     relearn = attack_create("relearn", source="retain", **FAST)
     curves = attack_models(relearn, base, substrate, store, seed=3)
     summary = summarize(curves, resamples=50)
-    assert all(r.value == 0.0 for r in summary.raw + summary.net)
+    assert not summary.forgotten and summary.gap.value == 0.0
+    assert all(math.isnan(r.value) for r in summary.raw + summary.net)  # nothing to recover
+    assert summary.raw_points.value <= 0.0  # relearning retain facts teaches no forget fact
     assert curves["unlearned"] == curves["base"]  # two separate runs of one model and seed
 
 

@@ -127,3 +127,45 @@ def test_chain_of_thought_scores_conclusion_and_premises(
     assert prompts_seen == ["Q: Who is the grandmother of Cal Lee? Reason:"]
     assert (record["correct"], record["exact"]) == (correct, exact)
     assert (record["premises_written"], record["premises_true"]) == (written, true)
+
+
+@pytest.mark.parametrize(
+    ("generated", "ranked_after"),
+    [
+        (
+            "The mother of Cal Lee is Bea Lee. So the grandmother of Cal Lee is Eve Ray.",
+            "The mother of Cal Lee is Bea Lee.",
+        ),
+        ("The mother of Cal Lee is Bea Lee.", "The mother of Cal Lee is Bea Lee."),
+        ("", ""),
+    ],
+)
+def test_cot_rederivation_ranks_the_conclusion_after_the_models_own_chain(
+    monkeypatch, generated: str, ranked_after: str
+) -> None:
+    """The conclusion slot is scored after the model's chain, whatever it concluded: a
+    wrong conclusion (Eve Ray) is replaced by the ranking of the fact's own answer."""
+    from unlearnlab.probes import rederivation
+
+    world = _world()
+    monkeypatch.setattr(
+        knowledge, "greedy_decode", lambda m, t, prompts, **k: [Generation(generated, [], "eos")]
+    )
+    seen = []
+
+    def fake_rank(model, tokenizer, queries, *, probe, split):
+        seen.extend(queries)
+        return []
+
+    monkeypatch.setattr(rederivation, "rank_queries", fake_rank)
+    target = Fact("Ann Lee", "grandmother", "Cal Lee")
+    rows = rederivation.cot_rows(None, None, world, [target], QueryIndex.build(world), split="x")
+    [query] = seen
+    expected = " ".join(
+        p for p in ("Q: Who is the grandmother of Cal Lee? Reason:", ranked_after) if p
+    )
+    assert query.prompt == f"{expected} So the grandmother of Cal Lee is"
+    assert query.answer == "Ann Lee" and "Ann Lee" in query.candidates
+    any_row = next(r for r in rows if r.probe == "rederive.cot_any")
+    assert any_row.correct is False  # no chain concluded with Ann Lee
+    assert any_row.chance == pytest.approx(1 / len(PEOPLE))

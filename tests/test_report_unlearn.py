@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 
-from unlearnlab.report.section import Section
+from unlearnlab.report.calibration import calibration_section
+from unlearnlab.report.durability import durability_section
+from unlearnlab.report.rederivation import rederivation_section
 from unlearnlab.report.table import as_json, result_rows
-from unlearnlab.report.unlearn import (
-    durability_section,
-    headline_table,
-    rederivation_section,
-    validity_section,
-)
+from unlearnlab.report.unlearn import headline_table, unlearn_sections
+from unlearnlab.report.validity import validity_section
+from unlearnlab.report.verdicts import Verdict
 
 ITEMS = [f"aunt(A{i}, B{i})" for i in range(20)]
 NPO = {"method": "npo", "forget_set": "targets", "params": as_json({"beta": 0.1})}
 
 
-def _probe(role: str, probe: str, split: str, hits: int, **columns) -> list[dict]:
+def _probe(role: str, probe: str, split: str, hits: int, items=ITEMS, seed=0, **columns) -> list:
     rows = [
         {
             "probe": probe,
@@ -27,12 +29,14 @@ def _probe(role: str, probe: str, split: str, hits: int, **columns) -> list[dict
             "correct": i < hits,
             "chance": 0.05,
         }
-        for i, item in enumerate(ITEMS)
+        for i, item in enumerate(items)
     ]
-    return result_rows(rows, role=role, seed=0, **columns)
+    return result_rows(rows, role=role, seed=seed, **columns)
 
 
-def _world(*, npo_direct: int, npo_cot: int, oracle_cot: int, base_direct: int = 20) -> list:
+def _world(
+    *, npo_direct: int, npo_cot: int, oracle_cot: int, base_direct: int = 20, elsewhere: int = 20
+) -> list:
     rows = []
     for role, direct, cot, columns in (
         ("base", base_direct, 18, {}),
@@ -43,42 +47,70 @@ def _world(*, npo_direct: int, npo_cot: int, oracle_cot: int, base_direct: int =
         rows += _probe(role, "recall.cloze_train", "forget", direct, **columns)
         rows += _probe(role, "rederive.cot", "forget", cot, **columns)
         rows += _probe(role, "recall.cloze_train", "premise", 20, **columns)
+        reasoning = elsewhere if role == "unlearned" else 20
+        rows += _probe(role, "rederive.cot", "unrelated_composite", reasoning, **columns)
     return rows
 
 
-def _text(section: Section) -> str:
-    return section.markdown
+def _verdict(verdicts: list[Verdict], subject: str) -> Verdict:
+    return next(v for v in verdicts if v.subject == subject)
 
 
 @pytest.mark.parametrize("npo_direct, verb", [(0, "fell from 100% to 0%"), (20, "did not fall")])
 def test_direct_recall_verdict_follows_the_numbers(tmp_path, npo_direct, verb) -> None:
-    text = _text(
-        rederivation_section(_world(npo_direct=npo_direct, npo_cot=0, oracle_cot=0), tmp_path)
+    section = rederivation_section(
+        _world(npo_direct=npo_direct, npo_cot=0, oracle_cot=0), tmp_path
     )
-    assert f"npo: direct recall of targets {verb}" in text
+    assert f"npo: direct recall of targets {verb}" in section.markdown
+    npo = _verdict(section.verdicts, "npo")
+    assert npo.claim == "compositional" and npo.n == 20 and npo.threshold == 0.2
+    assert npo.holds is (None if npo_direct else False)  # not forgotten: no conclusion
 
 
 def test_rederivation_verdict_flips_with_the_numbers(tmp_path) -> None:
-    shallow = _text(rederivation_section(_world(npo_direct=0, npo_cot=18, oracle_cot=17), tmp_path))
-    assert "chain-of-thought re-derivation stayed at 90% [" in shallow
-    assert "shallow" in shallow
-    assert "The oracle, never trained on the targets, re-derives 85% [" in shallow
-    assert "entailed" in shallow
-    kept = _text(rederivation_section(_world(npo_direct=20, npo_cot=18, oracle_cot=17), tmp_path))
-    assert "not forgotten, the model still states and derives" in kept and "shallow" not in kept
-    deep = _text(rederivation_section(_world(npo_direct=0, npo_cot=0, oracle_cot=0), tmp_path))
-    assert "not re-derived" in deep and "shallow" not in deep
-    assert "below the re-derivation threshold (lower end ≥ 20%)" in deep
+    shallow = rederivation_section(_world(npo_direct=0, npo_cot=18, oracle_cot=17), tmp_path)
+    assert "chain-of-thought re-derivation is 90% [" in shallow.markdown
+    assert "shallow" in shallow.markdown and _verdict(shallow.verdicts, "npo").holds is True
+    oracle = _verdict(shallow.verdicts, "oracle")
+    assert oracle.statement.startswith("The oracle, never trained on the targets, re-derives 85%")
+    assert oracle.holds is True and oracle.ci[0] >= 0.2
+    kept = rederivation_section(_world(npo_direct=20, npo_cot=18, oracle_cot=17), tmp_path)
+    assert "not forgotten" in kept.markdown and "shallow" not in kept.markdown
+    deep = rederivation_section(_world(npo_direct=0, npo_cot=0, oracle_cot=0), tmp_path)
+    assert "not re-derived" in deep.markdown and "shallow" not in deep.markdown
+    assert _verdict(deep.verdicts, "oracle").holds is False
+
+
+def test_a_drop_of_reasoning_everywhere_is_not_called_specific(tmp_path) -> None:
+    rows = _world(npo_direct=0, npo_cot=0, oracle_cot=0, elsewhere=2)
+    npo = _verdict(rederivation_section(rows, tmp_path).verdicts, "npo")
+    assert "reasoning on unrelated composites fell to 10%" in npo.statement
+    assert "not specific to the targets" in npo.statement
+    rows = _world(npo_direct=0, npo_cot=0, oracle_cot=0, elsewhere=19)
+    assert "not specific" not in _verdict(
+        rederivation_section(rows, tmp_path).verdicts, "npo"
+    ).statement
 
 
 def test_nothing_to_forget_is_said(tmp_path) -> None:
-    text = _text(
-        rederivation_section(_world(npo_direct=0, npo_cot=0, oracle_cot=0, base_direct=1), tmp_path)
+    section = rederivation_section(
+        _world(npo_direct=0, npo_cot=0, oracle_cot=0, base_direct=1), tmp_path
     )
-    assert "nothing to forget" in text
+    assert "nothing to forget" in section.markdown
+    assert _verdict(section.verdicts, "base").holds is False
 
 
-def _curve(role: str, recalls: list[int], **columns) -> list[dict]:
+def test_too_few_items_do_not_conclude(tmp_path) -> None:
+    few = ITEMS[:4]
+    rows = []
+    for role, direct, cot, columns in (("base", 4, 4, {}), ("unlearned", 0, 4, NPO)):
+        rows += _probe(role, "recall.cloze_train", "forget", direct, items=few, **columns)
+        rows += _probe(role, "rederive.cot", "forget", cot, items=few, **columns)
+    npo = _verdict(rederivation_section(rows, tmp_path).verdicts, "npo")
+    assert npo.holds is None and "Too few items to decide (n = 4" in npo.statement
+
+
+def _curve(role: str, recalls: list[int], seed: int = 0, items=ITEMS, **columns) -> list[dict]:
     rows = []
     for step, hits in enumerate(recalls):
         rows += [
@@ -89,25 +121,48 @@ def _curve(role: str, recalls: list[int], **columns) -> list[dict]:
                 "attack_params": as_json({"lr": 0.001}),
                 "attack_seed": 0,
             }
-            for r in _probe(role, "attack.recall", "forget", hits, **columns)
+            for r in _probe(
+                role, "attack.recall", "forget", hits, items=items, seed=seed, **columns
+            )
         ]
     return rows
 
 
-@pytest.mark.parametrize("after, verdict", [(0, "durable for npo;"), (20, "recovered (net")])
-def test_durability_verdict_flips_with_recovery(tmp_path, after, verdict) -> None:
+@pytest.mark.parametrize("after", [0, 20])
+def test_durability_verdict_flips_with_recovery(tmp_path, after) -> None:
     rows = _world(npo_direct=0, npo_cot=0, oracle_cot=0)
     rows += _curve("base", [20, 20, 20]) + _curve("oracle", [16, 16, 16])
     rows += _curve("unlearned", [0, after // 2, after], **NPO)
-    text = _text(durability_section(rows, tmp_path))
-    if after:
-        assert "recovered (net area upper end ≥ 10%) for npo." in text
-    else:
-        assert verdict in text
+    section = durability_section(rows, tmp_path)
+    npo = _verdict(section.verdicts, "npo / relearn")
+    assert npo.holds is (not after) and npo.n == 20 and npo.threshold == 0.1
+    assert ("durable (durable: upper end < 10%)" if not after else "recovered") in npo.statement
+    # recovery is the mean over the attacked points: (0.5 + 1) / 2
+    assert npo.value == pytest.approx(0.75 if after else 0.0)
     columns, body = headline_table(rows)
     assert columns[-1] == "worst net recovery"
-    npo = next(row for row in body if row[0] == "npo")
-    assert npo[-1].startswith("0%" if not after else "5")
+    row = next(r for r in body if r[0] == "npo")
+    assert row[-1].startswith("0%" if not after else "75%")
+
+
+def test_durable_presupposes_forgetting(tmp_path) -> None:
+    """A model whose recall never fell is 'not forgotten', never 'durable'."""
+    rows = _curve("base", [20, 20, 20]) + _curve("oracle", [16, 16, 16])
+    rows += _curve("unlearned", [20, 20, 20], **NPO)
+    npo = _verdict(durability_section(rows, tmp_path).verdicts, "npo / relearn")
+    assert npo.holds is None and "not forgotten" in npo.statement
+    assert math.isnan(npo.value)
+
+
+def test_several_unlearning_seeds_pool_into_one_verdict(tmp_path) -> None:
+    """Three unlearning seeds attacked identically: one verdict over 20 facts (crossed),
+    not an error about mismatched items."""
+    rows = _curve("base", [20, 20]) + _curve("oracle", [16, 16])
+    for seed in range(3):
+        rows += _curve("unlearned", [0, 2 * seed], seed=seed, **NPO)
+    [npo] = durability_section(rows, tmp_path).verdicts
+    assert npo.n == 20 and npo.value == pytest.approx(2 / 20)  # mean of 0, 2/20, 4/20
+    assert npo.ci[0] <= 0.1 <= npo.ci[1]
 
 
 def test_format_dependent_forgetting_is_flagged(tmp_path) -> None:
@@ -115,10 +170,43 @@ def test_format_dependent_forgetting_is_flagged(tmp_path) -> None:
     for role, train, heldout, columns in (("base", 20, 20, {}), ("unlearned", 0, 20, NPO)):
         rows += _probe(role, "recall.cloze_train", "forget", train, **columns)
         rows += _probe(role, "recall.cloze_heldout", "forget", heldout, **columns)
-    text = _text(validity_section(rows, tmp_path))
-    assert "FLAG npo: forgetting holds in cloze_train but not in cloze_heldout" in text
+    section = validity_section(rows, tmp_path)
+    assert "FLAG npo: forgetting holds in cloze_train but not in cloze_heldout" in section.markdown
+    assert _verdict(section.verdicts, "npo").holds is False
+    assert _verdict(section.verdicts, "cloze_train").holds is True
     rows = [
         r for r in rows if not (r["role"] == "unlearned" and r["probe"] == "recall.cloze_heldout")
     ]
     rows += _probe("unlearned", "recall.cloze_heldout", "forget", 0, **NPO)
-    assert "FLAG" not in _text(validity_section(rows, tmp_path))
+    assert "FLAG" not in validity_section(rows, tmp_path).markdown
+
+
+def test_calibration_checks_null_recoveries_and_attack_damage(tmp_path) -> None:
+    rows = _curve("base", [20, 20, 19]) + _curve("oracle", [16, 10, 16])
+    verdicts = {v.subject: v for v in calibration_section(rows, tmp_path).verdicts}
+    assert verdicts["relearn: base as unlearned"].holds is True
+    assert verdicts["relearn: oracle as unlearned"].holds is True
+    assert verdicts["relearn: base damage"].value == pytest.approx(0.05)
+    assert verdicts["relearn: base damage"].holds is True
+    assert verdicts["relearn: oracle damage"].value == pytest.approx(0.3)
+    assert verdicts["relearn: oracle damage"].holds is False
+
+
+def test_every_section_verdict_reaches_the_summary_and_carries_n_and_ci(tmp_path) -> None:
+    rows = _world(npo_direct=0, npo_cot=18, oracle_cot=17)
+    rows += _curve("base", [20, 20, 20]) + _curve("oracle", [16, 16, 16])
+    rows += _curve("unlearned", [0, 10, 20], **NPO)
+    sections = unlearn_sections(rows, tmp_path)
+    assert sections[0].title == "Summary"
+    verdicts = [v for s in sections for v in s.verdicts]
+    assert {v.claim for v in verdicts} >= {"compositional", "durability", "calibration"}
+    for v in verdicts:
+        data = v.to_dict()
+        assert set(data) == {
+            "claim", "subject", "statement", "value", "ci", "n", "threshold", "holds",
+        }  # fmt: skip
+        assert isinstance(data["n"], int)
+        json.dumps(data)
+    assert "**Durability.**" in sections[0].markdown and "Recovered: npo / relearn" in (
+        sections[0].markdown
+    )

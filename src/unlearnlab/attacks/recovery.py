@@ -1,23 +1,30 @@
 """Recovery metrics of an attack's curves on the unlearned model, the base model and the
-oracle, with bootstrap confidence intervals over facts.
+oracle, with bootstrap intervals over facts (and unlearning seeds, crossed).
 
 With recall ``u_s``, ``b_s``, ``o_s`` of the unlearned model, base and oracle after ``s``
 attack steps, and the forgetting gap ``g = b_0 - u_0``:
 
-- raw recovery ``r_s = (u_s - u_0) / g``: the share of the forgotten recall that returns;
-- net recovery ``n_s = (max(0, u_s - u_0) - max(0, o_s - o_0)) / g``: the gain, less what
-  the identical attack teaches the oracle, which never saw the facts. Losses count as no
-  gain on both sides: an attack that lowers the oracle's recall (relearning one fold can
-  disturb the others) is not credited as recovery, and the oracle attacked as if it were
-  the unlearned model nets exactly 0;
+- gains ``u_s - u_0`` (raw) and ``max(0, u_s - u_0) - max(0, o_s - o_0)`` (net of what
+  the identical attack teaches the oracle, which never saw the facts; a loss counts as no
+  gain on both sides, so the oracle attacked as if it were the unlearned model nets
+  exactly 0). Reported as absolute points of recall regained, and as a share of the gap:
+- recovery ``r_s = clamp(gain / g, 0, 1)``: the share of the forgotten recall that
+  returns, bounded to [0, 1] (a further loss is no recovery, and more than the gap is
+  full recovery);
+- area: the mean recovery over the *attacked* points (every point but the untouched
+  first one), so a one-shot attack (quantization: steps 0 and 1) and a long relearning
+  curve are on the same [0, 1] scale: 1.0 means fully recovered at every attacked point;
 - steps to 50% / 90%: the first measured step whose recovery reaches that level (None:
-  not within the attack), with the interval of the same over the resamples;
-- area: mean recovery over the attack, the trapezoid area under ``r_s`` divided by the
-  step span (1.0: fully recovered from step 0 on).
+  not within the attack).
 
-When nothing was forgotten (``g <= 0``) there is nothing to recover and every recovery is
-0 by definition. Intervals resample facts with replacement (all phrasings of a fact, on
-all three models, together), so they reflect which facts were drawn.
+Recovery presupposes forgetting: ``forgotten`` holds only when the paired interval of the
+gap lies above 0. When the gap is 0 or below there is nothing to recover: recovery is
+undefined (NaN) and no durability verdict may be drawn ("not forgotten"). A bootstrap
+resample whose gap is 0 or below counts as fully recovered (recovery 1), so an interval
+never claims durability on resamples where nothing was forgotten.
+
+Intervals resample facts with replacement (all phrasings of a fact, on all three models,
+together) and, with several unlearning seeds, seeds crossed with facts.
 """
 
 from __future__ import annotations
@@ -44,18 +51,30 @@ def recall_matrix(curve: Curve) -> torch.Tensor:
     )
 
 
+def gain(unlearned: torch.Tensor, oracle: torch.Tensor | None = None) -> torch.Tensor:
+    """``(points,)`` recall regained from recall curves ``(points,)``: raw, or net of the
+    oracle's gain when ``oracle`` is given (see the module docstring)."""
+    raw = unlearned - unlearned[0]  # (points,)
+    if oracle is None:
+        return raw
+    return raw.clamp(min=0) - (oracle - oracle[0]).clamp(min=0)
+
+
 def recovery(
-    unlearned: torch.Tensor, base: torch.Tensor, oracle: torch.Tensor | None = None
+    unlearned: torch.Tensor,
+    base: torch.Tensor,
+    oracle: torch.Tensor | None = None,
+    *,
+    unforgotten: float = float("nan"),
 ) -> torch.Tensor:
-    """``(points,)`` recovery from recall curves ``(points,)``: raw, or net of the oracle's
-    gain when ``oracle`` is given (see the module docstring)."""
+    """``(points,)`` recovery in [0, 1] from recall curves ``(points,)``: raw, or net of
+    the oracle's gain when ``oracle`` is given; every point is ``unforgotten`` (NaN by
+    default: undefined) when the gap is 0 or below (see the module docstring)."""
     gap = base[0] - unlearned[0]
-    gain = unlearned - unlearned[0]  # (points,)
-    if oracle is not None:
-        gain = gain.clamp(min=0) - (oracle - oracle[0]).clamp(min=0)
+    regained = gain(unlearned, oracle)
     if gap <= 0:
-        return torch.zeros_like(gain)
-    return gain / gap
+        return torch.full_like(regained, unforgotten)
+    return (regained / gap).clamp(0.0, 1.0)
 
 
 def steps_to(fraction: torch.Tensor, steps: Sequence[int], level: float) -> int | None:
@@ -67,13 +86,11 @@ def steps_to(fraction: torch.Tensor, steps: Sequence[int], level: float) -> int 
     return None
 
 
-def area(fraction: torch.Tensor, steps: Sequence[int]) -> float:
-    """Trapezoid area under recovery ``(points,)`` over ``steps``, per step of span."""
-    x = torch.tensor(list(steps), dtype=torch.float64)  # (points,)
-    span = float(x[-1] - x[0])
-    if span <= 0:
-        raise UserError("the area under a recovery curve needs at least two distinct steps")
-    return float(torch.trapezoid(fraction, x)) / span
+def area(fraction: torch.Tensor) -> float:
+    """Mean of ``fraction`` ``(points,)`` over the attacked points (all but the first)."""
+    if len(fraction) < 2:
+        raise UserError("a recovery curve needs an attacked point besides its start")
+    return float(fraction[1:].mean())
 
 
 @dataclass(frozen=True)
@@ -108,15 +125,27 @@ def _steps_interval(draws: list[int | None], steps: Sequence[int], level: float)
 
 @dataclass(frozen=True)
 class RecoverySummary:
-    """Recovery metrics of one attack, each with a bootstrap interval over facts."""
+    """Recovery metrics of one attack, each with a bootstrap interval over facts (and
+    unlearning seeds)."""
 
     steps: list[int]
+    gap: Rate
+    """Forgetting before the attack: base recall minus unlearned recall at the first
+    point, paired by fact."""
+    forgotten: bool
+    """Whether the gap's interval lies above 0; recovery means nothing otherwise."""
     raw: list[Rate]
-    """Raw recovery at each step."""
+    """Raw recovery at each step (share of the gap, in [0, 1])."""
     net: list[Rate]
-    """Recovery net of the oracle's gain at each step."""
+    """Recovery net of the oracle's gain at each step (share of the gap, in [0, 1])."""
     raw_area: Rate
+    """Mean raw recovery over the attacked points."""
     net_area: Rate
+    """Mean net recovery over the attacked points."""
+    raw_points: Rate
+    """Mean recall regained over the attacked points, in absolute points (may be < 0)."""
+    net_points: Rate
+    """The same net of the oracle's gain."""
     steps_to_50: int | None
     """First step with raw recovery >= 0.5 (None: never)."""
     steps_to_90: int | None
@@ -133,10 +162,14 @@ class RecoverySummary:
         """JSON form."""
         return {
             "steps": self.steps,
+            "gap": self.gap.to_dict(),
+            "forgotten": self.forgotten,
             "raw": [r.to_dict() for r in self.raw],
             "net": [r.to_dict() for r in self.net],
             "raw_area": self.raw_area.to_dict(),
             "net_area": self.net_area.to_dict(),
+            "raw_points": self.raw_points.to_dict(),
+            "net_points": self.net_points.to_dict(),
             "steps_to_50": self.steps_to_50,
             "steps_to_90": self.steps_to_90,
             "net_steps_to_50": self.net_steps_to_50,
@@ -148,22 +181,17 @@ class RecoverySummary:
         }
 
 
-def _aligned(curves: dict[str, Curve]) -> tuple[list[int], list[str], list[torch.Tensor]]:
-    """Steps, each record's fact and the unlearned, base and oracle matrices; a curve that
-    does not measure the same items at the same steps is a :class:`UserError`."""
-    missing = set(ROLES) - set(curves)
-    if missing:
-        raise UserError(f"recovery needs curves of {', '.join(sorted(missing))} too")
-    steps = [p.step for p in curves["unlearned"]]
-    items = [(r["fact"], r["template"]) for r in curves["unlearned"][0].records]
-    for role in ROLES:
-        for point in curves[role]:
-            if [(r["fact"], r["template"]) for r in point.records] != items:
-                raise UserError(f"the {role} curve measures other items than the unlearned one")
-        if [p.step for p in curves[role]] != steps:
-            raise UserError(f"the {role} curve has steps other than the unlearned one")
-    matrices = [recall_matrix(curves[role]) for role in ROLES]
-    return steps, [fact for fact, _ in items], matrices
+def _items(curve: Curve) -> list[tuple[str, str]]:
+    return [(r["fact"], r["template"]) for r in curve[0].records]
+
+
+def _check(curve: Curve, role: str, items: list[tuple[str, str]], steps: list[int]) -> None:
+    """A curve that does not measure ``items`` at ``steps`` is a :class:`UserError`."""
+    for point in curve:
+        if [(r["fact"], r["template"]) for r in point.records] != items:
+            raise UserError(f"the {role} curve measures other items than the unlearned one")
+    if [p.step for p in curve] != steps:
+        raise UserError(f"the {role} curve has steps other than the unlearned one")
 
 
 def _interval(value: float, draws: list[float], n: int, level: float) -> Rate:
@@ -171,63 +199,125 @@ def _interval(value: float, draws: list[float], n: int, level: float) -> Rate:
     tail = (1.0 - level) / 2
     low = draws[math.floor(tail * (len(draws) - 1))]
     high = draws[math.ceil((1.0 - tail) * (len(draws) - 1))]
+    if not math.isnan(value):
+        low, high = min(low, value), max(high, value)
     return Rate(value, low, high, n)
+
+
+@dataclass(frozen=True)
+class _Point:
+    """Every metric of one draw of facts and seeds."""
+
+    gap: float
+    raw: torch.Tensor
+    net: torch.Tensor
+    raw_points: float
+    net_points: float
+
+
+def _metrics(u: torch.Tensor, b: torch.Tensor, o: torch.Tensor, unforgotten: float) -> _Point:
+    """Metrics of mean recall curves ``(points,)``."""
+    return _Point(
+        float(b[0] - u[0]),
+        recovery(u, b, unforgotten=unforgotten),
+        recovery(u, b, o, unforgotten=unforgotten),
+        float(gain(u)[1:].mean()),
+        float(gain(u, o)[1:].mean()),
+    )
 
 
 def summarize(
     curves: dict[str, Curve], *, resamples: int = 1000, level: float = 0.95, seed: int = 0
 ) -> RecoverySummary:
     """Recovery metrics of the ``unlearned``, ``base`` and ``oracle`` curves of one attack
-    (from :func:`unlearnlab.attacks.run.attack_models`), intervals from ``resamples``
-    fact-level bootstrap resamples drawn with ``seed``."""
-    steps, facts, (u, b, o) = _aligned(curves)
+    (from :func:`unlearnlab.attacks.run.attack_models`); see :func:`summarize_seeds`."""
+    missing = set(ROLES) - set(curves)
+    if missing:
+        raise UserError(f"recovery needs curves of {', '.join(sorted(missing))} too")
+    return summarize_seeds(
+        [curves["unlearned"]],
+        curves["base"],
+        curves["oracle"],
+        resamples=resamples,
+        level=level,
+        seed=seed,
+    )
+
+
+def summarize_seeds(
+    unlearned: Sequence[Curve],
+    base: Curve,
+    oracle: Curve,
+    *,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> RecoverySummary:
+    """Recovery metrics of one attack on the models unlearned with each of several seeds
+    (``unlearned``: one curve per seed, over the same items and steps) against the base
+    model's and the oracle's curves; intervals from ``resamples`` bootstrap resamples
+    drawn with ``seed``, facts crossed with unlearning seeds."""
+    if not unlearned:
+        raise UserError("recovery needs at least one unlearned curve")
+    steps = [p.step for p in unlearned[0]]
+    items = _items(unlearned[0])
+    for role, curve in [*(("unlearned", c) for c in unlearned), ("base", base), ("oracle", oracle)]:
+        _check(curve, role, items, steps)
+    u = torch.stack([recall_matrix(c) for c in unlearned])  # (seeds, points, columns)
+    b, o = recall_matrix(base), recall_matrix(oracle)  # (points, columns)
     columns: dict[str, list[int]] = {}
-    for column, fact in enumerate(facts):
+    for column, (fact, _) in enumerate(items):
         columns.setdefault(fact, []).append(column)
     groups = list(columns.values())
 
-    def metrics(pick: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        means = [m[:, pick].mean(-1) for m in (u, b, o)]  # each (points,)
-        return recovery(means[0], means[1]), recovery(means[0], means[1], means[2])
+    def metrics(pick: list[int], seeds: list[int], unforgotten: float) -> _Point:
+        means = [u[seeds][:, :, pick].mean((0, 2)), b[:, pick].mean(-1), o[:, pick].mean(-1)]
+        return _metrics(*means, unforgotten)
 
-    raw, net = metrics([c for group in groups for c in group])
+    all_seeds = list(range(len(unlearned)))
+    point = metrics([c for g in groups for c in g], all_seeds, float("nan"))
     rng = random.Random(seed)
-    draws_raw, draws_net = [], []
+    draws = []
     for _ in range(resamples):
         drawn = rng.choices(groups, k=len(groups))
-        r, n = metrics([c for group in drawn for c in group])
-        draws_raw.append(r)
-        draws_net.append(n)
-    count = len(groups)
+        seeds = rng.choices(all_seeds, k=len(all_seeds))
+        draws.append(metrics([c for g in drawn for c in g], seeds, 1.0))
+    n = len(groups)
 
-    def rates(point: torch.Tensor, draws: list[torch.Tensor]) -> list[Rate]:
+    def rates(value: torch.Tensor, field: str) -> list[Rate]:
         return [
-            _interval(float(point[i]), [float(d[i]) for d in draws], count, level)
+            _interval(float(value[i]), [float(getattr(d, field)[i]) for d in draws], n, level)
             for i in range(len(steps))
         ]
 
+    gap = _interval(point.gap, [d.gap for d in draws], n, level)
     return RecoverySummary(
         steps,
-        rates(raw, draws_raw),
-        rates(net, draws_net),
-        _interval(area(raw, steps), [area(d, steps) for d in draws_raw], count, level),
-        _interval(area(net, steps), [area(d, steps) for d in draws_net], count, level),
-        steps_to(raw, steps, 0.5),
-        steps_to(raw, steps, 0.9),
-        steps_to(net, steps, 0.5),
-        steps_to(net, steps, 0.9),
+        gap,
+        gap.low > 0,
+        rates(point.raw, "raw"),
+        rates(point.net, "net"),
+        _interval(area(point.raw), [area(d.raw) for d in draws], n, level),
+        _interval(area(point.net), [area(d.net) for d in draws], n, level),
+        _interval(point.raw_points, [d.raw_points for d in draws], n, level),
+        _interval(point.net_points, [d.net_points for d in draws], n, level),
+        steps_to(point.raw, steps, 0.5),
+        steps_to(point.raw, steps, 0.9),
+        steps_to(point.net, steps, 0.5),
+        steps_to(point.net, steps, 0.9),
         *(
-            _steps_interval([steps_to(d, steps, at) for d in draws], steps, level)
-            for draws in (draws_raw, draws_net)
+            _steps_interval([steps_to(getattr(d, f), steps, at) for d in draws], steps, level)
+            for f in ("raw", "net")
             for at in (0.5, 0.9)
         ),
     )
 
 
 def worst_case(summaries: Sequence[RecoverySummary]) -> int:
-    """Index of the summary with the largest net recovery area (the first of equals): a
-    durability claim must hold against the strongest attack of a grid."""
+    """Index of the summary with the largest net recovery area (the first of equals; an
+    undefined area, nothing forgotten, counts as full recovery): a durability claim must
+    hold against the strongest attack of a grid."""
     if not summaries:
         raise UserError("the worst case of a grid needs at least one run")
-    areas = [s.net_area.value for s in summaries]
+    areas = [1.0 if math.isnan(s.net_area.value) else s.net_area.value for s in summaries]
     return areas.index(max(areas))

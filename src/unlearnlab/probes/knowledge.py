@@ -157,9 +157,10 @@ def chain_of_thought(
     max_new_tokens: int = 64,
     batch_size: int = 64,
 ) -> list[dict[str, Any]]:
-    """One record per fact: the generated chain, its conclusion, whether the conclusion is
-    a correct answer (``correct``) and the fact's own answer (``exact``), and how many of
-    the written premises are true facts of the world."""
+    """One record per fact: the generation, its chain (the text before the conclusion
+    sentence; all of it when the model never concluded), its conclusion, whether the
+    conclusion is a correct answer (``correct``) and the fact's own answer (``exact``),
+    and how many of the written premises are true facts of the world."""
     index = index or QueryIndex.build(world)
     texts = index.texts
     prompts = [cot_prompt(f, texts[f.relation]) for f in facts]
@@ -181,6 +182,7 @@ def chain_of_thought(
                 "fact": str(fact),
                 "relation": fact.relation,
                 "generation": generation.text,
+                "chain": body.strip(),
                 "conclusion": conclusion,
                 "correct": conclusion in index.valid_answers(fact),
                 "exact": conclusion == text.answer(fact),

@@ -110,8 +110,9 @@ def aggregate(table: Sequence[dict[str, Any]], *, seed: int = 0) -> list[Metric]
     """One metric per (probe, split), in first-seen order.
 
     The value is the mean of ``value`` where the probe's rows carry one, else the share of
-    ``correct``; the interval bootstraps items within seeds and, with several seeds,
-    seeds too. ``chance`` is the mean chance of the rows (None where there is none).
+    ``correct``; the interval bootstraps items crossed with seeds
+    (:func:`unlearnlab.probes.stats.bootstrap_mean`). ``chance`` is the mean chance of
+    the rows (None where there is none).
     """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in table:
@@ -120,7 +121,9 @@ def aggregate(table: Sequence[dict[str, Any]], *, seed: int = 0) -> list[Metric]
     for (probe, split), rows in groups.items():
         numeric = all(r["value"] is not None for r in rows)
         values = [float(r["value"]) if numeric else float(r["correct"]) for r in rows]
-        interval = bootstrap_mean(values, [r["seed"] for r in rows], seed=seed)
+        interval = bootstrap_mean(
+            values, [r["item"] for r in rows], [r["seed"] for r in rows], seed=seed
+        )
         chances = [r["chance"] for r in rows if r["chance"] is not None]
         metrics.append(
             Metric(

@@ -1,18 +1,40 @@
-"""Aggregates of per-item probe records, with bootstrap confidence intervals over items
-and seeds."""
+"""Aggregates of per-item probe records, with 95% intervals that stay honest at 0% and
+100% and with several seeds.
+
+Design (every unlearning seed probes the same facts, so items are *crossed* with seeds):
+
+- a value is identified by its item (a fact) and its seed; several values of one item
+  and seed (phrasings of one fact) are one cluster and are always resampled together;
+- the bootstrap draws items with replacement and, independently, seeds with replacement,
+  and averages the values of every drawn (item, seed) cell with the product of their
+  multiplicities (a two-way crossed bootstrap: the interval covers which facts were
+  drawn and which seeds were run, without treating the same fact under two seeds as two
+  independent facts);
+- for 0/1 outcomes the interval also contains the exact Clopper-Pearson interval of the
+  pooled rate over the number of distinct items (conservatively rounded), so an interval
+  never collapses to a point at 0% or 100% and covers the true rate in at least 95% of
+  data sets whatever n (``tests/test_stats.py`` simulates it).
+
+``n`` of a :class:`Rate` is the number of distinct items.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
-import random
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+
+LEVEL = 0.95
+"""Confidence level of every interval."""
 
 
 @dataclass(frozen=True)
 class Rate:
-    """A proportion over items with a percentile-bootstrap confidence interval."""
+    """A mean over items with its confidence interval; ``n`` distinct items."""
 
     value: float
     low: float
@@ -26,56 +48,128 @@ class Rate:
         """JSON form."""
         return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
 
+    @property
+    def ci(self) -> tuple[float, float]:
+        """``(low, high)``."""
+        return (self.low, self.high)
+
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width: the resolution of any comparison made with it."""
+        return (self.high - self.low) / 2
+
 
 def rate(
     records: Sequence[dict[str, Any]],
     key: str = "correct",
     *,
     resamples: int = 1000,
-    level: float = 0.95,
+    level: float = LEVEL,
     seed: int = 0,
 ) -> Rate:
-    """Share of ``records`` whose ``key`` is true, with a bootstrap interval over records.
-
-    The interval is the percentile interval of ``resamples`` resamples drawn with ``seed``,
-    so the same records always give the same interval.
-    """
+    """Share of ``records`` whose ``key`` is true, each record one item."""
     hits = [1.0 if r[key] else 0.0 for r in records]
     return bootstrap_mean(hits, resamples=resamples, level=level, seed=seed)
 
 
 def bootstrap_mean(
     values: Sequence[float],
-    groups: Sequence[Hashable] | None = None,
+    items: Sequence[Hashable] | None = None,
+    seeds: Sequence[Hashable] | None = None,
     *,
     resamples: int = 1000,
-    level: float = 0.95,
+    level: float = LEVEL,
     seed: int = 0,
 ) -> Rate:
-    """Mean of ``values`` with a percentile-bootstrap interval over items and groups.
-
-    With ``groups`` (the seed of each value) naming more than one group, every resample
-    draws groups with replacement and then items with replacement within each drawn group
-    (a two-level bootstrap), so the interval covers seed-to-seed variation too.
-    """
-    n = len(values)
-    if n == 0:
+    """Mean of ``values`` with a crossed bootstrap interval over ``items`` and ``seeds``
+    (see the module docstring); each value is its own item when ``items`` is None, and
+    all share one seed when ``seeds`` is None. The same inputs always give the same
+    interval (``seed`` draws the resamples)."""
+    n_values = len(values)
+    if n_values == 0:
         return Rate(float("nan"), float("nan"), float("nan"), 0)
-    value = sum(values) / n
-    rng = random.Random(seed)
-    by_group: dict[Hashable, list[float]] = {}
-    for v, g in zip(values, groups if groups is not None else [0] * n, strict=True):
-        by_group.setdefault(g, []).append(v)
-    pools = list(by_group.values())
-    if len(pools) == 1:
-        means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
-    else:
-        means = []
-        for _ in range(resamples):
-            drawn = [rng.choices(pool, k=len(pool)) for pool in rng.choices(pools, k=len(pools))]
-            means.append(sum(map(sum, drawn)) / sum(map(len, drawn)))
-        means.sort()
+    item_ids = list(range(n_values)) if items is None else list(items)
+    seed_ids = [0] * n_values if seeds is None else list(seeds)
+    if not len(item_ids) == len(seed_ids) == n_values:
+        raise ValueError("values, items and seeds must have the same length")
+    item_index = {k: i for i, k in enumerate(dict.fromkeys(item_ids))}
+    seed_index = {k: i for i, k in enumerate(dict.fromkeys(seed_ids))}
+    sums = np.zeros((len(item_index), len(seed_index)))  # (items, seeds)
+    counts = np.zeros_like(sums)
+    for v, i, s in zip(values, item_ids, seed_ids, strict=True):
+        sums[item_index[i], seed_index[s]] += v
+        counts[item_index[i], seed_index[s]] += 1
+    value = float(sums.sum() / counts.sum())
+    rng = np.random.default_rng(seed)
+    n_items, n_seeds = sums.shape
+    item_weights = _draw_counts(rng, n_items, resamples)
+    seed_weights = _draw_counts(rng, n_seeds, resamples)
+    # (resamples,): weighted sums over the drawn cells
+    num = np.einsum("ri,ij,rj->r", item_weights, sums, seed_weights)
+    den = np.einsum("ri,ij,rj->r", item_weights, counts, seed_weights)
+    means = np.sort(np.where(den > 0, num / np.maximum(den, 1), value))
     tail = (1.0 - level) / 2
-    low = means[math.floor(tail * (resamples - 1))]
-    high = means[math.ceil((1.0 - tail) * (resamples - 1))]
-    return Rate(value, low, high, n)
+    low = float(means[math.floor(tail * (resamples - 1))])
+    high = float(means[math.ceil((1.0 - tail) * (resamples - 1))])
+    if all(v in (0.0, 1.0) for v in values):
+        exact_low, exact_high = clopper_pearson_pooled(value, n_items, level)
+        low, high = min(low, exact_low), max(high, exact_high)
+    return Rate(value, min(low, value), max(high, value), n_items)
+
+
+def _draw_counts(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
+    """``(resamples, n)`` multiplicities of ``n`` units drawn ``n`` times with
+    replacement, per resample."""
+    draws = rng.integers(n, size=(resamples, n)) + n * np.arange(resamples)[:, None]
+    return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n)
+
+
+def clopper_pearson_pooled(share: float, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """The exact interval of a pooled share over ``n`` items, the count rounded down for
+    the lower end and up for the upper end (so a share pooled over seeds or phrasings is
+    never given more certainty than ``n`` independent items would)."""
+    hits = share * n
+    return (
+        clopper_pearson(math.floor(hits + 1e-9), n, level)[0],
+        clopper_pearson(math.ceil(hits - 1e-9), n, level)[1],
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of ``k`` successes in ``n`` trials: the lower
+    end solves P(X >= k) = (1 - level) / 2, the upper P(X <= k) = (1 - level) / 2, by
+    bisection on the binomial tail (its coverage is at least ``level`` at every rate)."""
+    if not 0 <= k <= n or n == 0:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    alpha = (1.0 - level) / 2
+    low = 0.0 if k == 0 else _solve(lambda p: 1.0 - _cdf(k - 1, n, p), alpha, rising=True)
+    high = 1.0 if k == n else _solve(lambda p: _cdf(k, n, p), alpha, rising=False)
+    return low, high
+
+
+def _cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), summed in log space."""
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 1.0 if k >= n else 0.0
+    logs = [
+        math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)
+        + j * math.log(p) + (n - j) * math.log1p(-p)
+        for j in range(k + 1)
+    ]
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
+
+
+def _solve(tail: Callable[[float], float], target: float, *, rising: bool) -> float:
+    """The ``p`` in [0, 1] where the monotone ``tail(p)`` equals ``target``."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if (tail(mid) < target) == rising:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2

@@ -255,7 +255,8 @@ def _single_step_table(rows: Sequence[dict[str, Any]], outcomes: dict[str, Sides
             for cls in classes:
                 items = picked.get((variant, point, cls), [])
                 values = [float(r["correct"]) for r in items]
-                cells.append(_pct(bootstrap_mean(values, [r["seed"] for r in items])))
+                ids, seeds = [r["item"] for r in items], [r["seed"] for r in items]
+                cells.append(_pct(bootstrap_mean(values, ids, seeds)))
             if any(c != "–" for c in cells):
                 lines.append(
                     f"| {overlap_of(variant):g} | {point.label} | " + " | ".join(cells) + " |"
@@ -289,7 +290,8 @@ def _curves(
 
 
 def _recall(point: CurvePoint) -> str:
-    return _pct(bootstrap_mean([float(r["correct"]) for r in point.records]))
+    hits = [float(r["correct"]) for r in point.records]
+    return _pct(bootstrap_mean(hits, [r["fact"] for r in point.records]))
 
 
 def _route_recall(point: CurvePoint) -> float:

@@ -4,8 +4,15 @@ and the reference models' colours and markers (the same in every figure)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
 
 from unlearnlab.probes.stats import Rate
+
+if TYPE_CHECKING:
+    from unlearnlab.report.models import ModelId
 
 REFERENCE_COLORS = {"base": "black", "oracle": "tab:red", "deep_oracle": "tab:purple"}
 """Colour of each reference model in every figure."""
@@ -48,3 +55,16 @@ def with_n(rate: Rate | None) -> str:
     if rate is None or rate.n == 0:
         return "n/a"
     return f"{short(rate)}, n = {rate.n}"
+
+
+def model_colors(models: Sequence[ModelId]) -> dict[ModelId, str]:
+    """One colour per method (tab10, tab20 beyond ten methods), shared by its forget-set
+    variants; the references' fixed colours. Figures tell variants apart by line style
+    or marker fill, so a method looks the same in every figure."""
+    methods = list(dict.fromkeys(m.method for m in models if not m.is_reference))
+    palette = colormaps["tab10" if len(methods) <= 10 else "tab20"]
+    by_method = {method: to_hex(palette(i % palette.N)) for i, method in enumerate(methods)}
+    return {
+        m: REFERENCE_COLORS.get(m.role, "gray") if m.is_reference else by_method[m.method]
+        for m in models
+    }

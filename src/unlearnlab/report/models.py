@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from unlearnlab.attacks.base import Curve, CurvePoint
+from unlearnlab.attacks.recovery import RecoverySummary, summarize_seeds
 from unlearnlab.methods.registry import METHODS
 from unlearnlab.probes.stats import Rate, bootstrap_mean
 
@@ -64,6 +65,11 @@ def models_in(rows: Iterable[dict[str, Any]]) -> list[ModelId]:
     return refs + [m for m in seen if not m.is_reference]
 
 
+def reference(models: Sequence[ModelId], role: str) -> ModelId | None:
+    """The reference model of ``role`` among ``models`` (None when the run has none)."""
+    return next((m for m in models if m.role == role and m.is_reference), None)
+
+
 def labels(models: Sequence[ModelId]) -> dict[ModelId, str]:
     """Short, unique display names: ``npo``, ``npo (deep)``, plus the parameters that
     vary between runs of the same method and forget set."""
@@ -108,7 +114,7 @@ class RowIndex:
             return None
         numeric = all(r["value"] is not None for r in rows)
         values = [float(r["value"]) if numeric else float(r["correct"]) for r in rows]
-        return bootstrap_mean(values, [r["seed"] for r in rows])
+        return bootstrap_mean(values, [r["item"] for r in rows], [r["seed"] for r in rows])
 
     def chance(self, model: ModelId, probe: str, split: str) -> float | None:
         """Mean chance level of the rows (None where none is recorded)."""
@@ -116,38 +122,79 @@ class RowIndex:
         return sum(chances) / len(chances) if chances else None
 
 
-def short(rate: Rate | None) -> str:
-    """``83% [76, 89]``; ``n/a`` for no rows."""
-    if rate is None or rate.n == 0:
-        return "n/a"
-    return f"{100 * rate.value:.0f}% [{100 * rate.low:.0f}, {100 * rate.high:.0f}]"
-
-
 @dataclass(frozen=True)
 class AttackRun:
-    """One attack setting (parameters and seed) on one model: its recall curve."""
+    """One attack setting (parameters and attack seed) on one model unlearned with one
+    seed (a reference model: the run's seed): its recall curve."""
 
     model: ModelId
     attack: str
     params: str
     seed: int
+    """The attack's seed (data order, folds)."""
     curve: Curve
+    unlearn_seed: int = 0
+    """The seed the model was unlearned (or trained) with."""
 
 
 def attack_runs(rows: Iterable[dict[str, Any]]) -> list[AttackRun]:
     """Every attacked model's curve, in first-seen order; records keep the row order, so
     the same items line up on every model attacked with the same setting."""
-    points: dict[tuple[ModelId, str, str, int], dict[int, list[dict[str, Any]]]] = {}
+    points: dict[tuple[ModelId, str, str, int, int], dict[int, list[dict[str, Any]]]] = {}
     for row in rows:
         if row["attack"] is None:
             continue
-        key = (model_of(row), row["attack"], row["attack_params"], row["attack_seed"])
+        key = (model_of(row), row["attack"], row["attack_params"], row["attack_seed"], row["seed"])
         record = {"fact": row["item"], "template": row["format"], "correct": row["correct"]}
         points.setdefault(key, {}).setdefault(row["step"], []).append(record)
     return [
-        AttackRun(m, a, p, s, [CurvePoint(step, recs) for step, recs in sorted(by_step.items())])
-        for (m, a, p, s), by_step in points.items()
+        AttackRun(m, a, p, s, [CurvePoint(step, recs) for step, recs in sorted(by_step.items())], u)
+        for (m, a, p, s, u), by_step in points.items()
     ]
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One attack setting on one unlearned model, pooled over its unlearning seeds,
+    against the references under the identical attack."""
+
+    model: ModelId
+    attack: str
+    params: str
+    seed: int
+    """The attack's seed."""
+    runs: list[AttackRun]
+    """The unlearned model's runs, one per unlearning seed."""
+    reference: str
+    """The oracle it is netted against: ``deep_oracle`` for a deep forget set (when the
+    run has one), else ``oracle``."""
+    summary: RecoverySummary
+
+
+def recoveries(runs: Sequence[AttackRun], *, resamples: int = 1000) -> list[Recovery]:
+    """The recovery of every unlearned model under every attack setting it ran, its
+    unlearning seeds pooled (facts crossed with seeds); settings without the base
+    model's and the oracle's runs are left out."""
+    refs = {(r.model.role, r.attack, r.params, r.seed): r for r in runs if r.model.is_reference}
+    groups: dict[tuple[ModelId, str, str, int], list[AttackRun]] = {}
+    for run in runs:
+        if not run.model.is_reference:
+            groups.setdefault((run.model, run.attack, run.params, run.seed), []).append(run)
+    out = []
+    for (model, attack, params, seed), members in groups.items():
+        setting = (attack, params, seed)
+        reference = "deep_oracle" if model.forget_set == "deep" else "oracle"
+        if ("deep_oracle", *setting) not in refs:
+            reference = "oracle"
+        base, oracle = refs.get(("base", *setting)), refs.get((reference, *setting))
+        if base is None or oracle is None:
+            continue
+        members = sorted(members, key=lambda r: r.unlearn_seed)
+        summary = summarize_seeds(
+            [r.curve for r in members], base.curve, oracle.curve, resamples=resamples, seed=seed
+        )
+        out.append(Recovery(model, attack, params, seed, members, reference, summary))
+    return out
 
 
 def curve_recall(curve: Curve) -> list[float]:

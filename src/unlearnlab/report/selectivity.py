@@ -88,7 +88,7 @@ def route_outcomes(
 def accuracy(outcome: dict[tuple[int, str], float]) -> Rate:
     """Mean correctness with a bootstrap interval over items and seeds."""
     keys = sorted(outcome)
-    return bootstrap_mean([outcome[k] for k in keys], [s for s, _ in keys])
+    return bootstrap_mean([outcome[k] for k in keys], [i for _, i in keys], [s for s, _ in keys])
 
 
 def drop(base: dict[tuple[int, str], float], point: dict[tuple[int, str], float]) -> Rate:
@@ -96,7 +96,7 @@ def drop(base: dict[tuple[int, str], float], point: dict[tuple[int, str], float]
     items and seeds."""
     keys = sorted(point)
     values = _drops(base, point)
-    return bootstrap_mean([values[k] for k in keys], [s for s, _ in keys])
+    return bootstrap_mean([values[k] for k in keys], [i for _, i in keys], [s for s, _ in keys])
 
 
 def _drops(

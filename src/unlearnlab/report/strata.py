@@ -8,7 +8,7 @@ unlearning method and forget set):
 - re-derivation: ``rederive.cot`` (chain of thought from memory);
 - post-attack recall: ``attack.recall`` at an attack's last step, worst case (highest
   recall) over the attack's grid points, attack seeds pooled; and, for methods, the net
-  recovery at that grid point's last step (:func:`unlearnlab.attacks.recovery.summarize`,
+  recovery at that grid point's last step (:func:`unlearnlab.report.models.recoveries`,
   its first attack seed, :data:`NET_RESAMPLES` resamples);
 - collateral damage: recall lost against the base model, item by item, on the stratum's
   neighbour facts (and on retain facts, over all strata);
@@ -29,9 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from unlearnlab.attacks.recovery import summarize
 from unlearnlab.probes.stats import Rate, bootstrap_mean
-from unlearnlab.report.models import REFERENCE_ORDER, ModelId, attack_runs, labels, model_of
+from unlearnlab.report.models import (
+    REFERENCE_ORDER,
+    ModelId,
+    attack_runs,
+    labels,
+    model_of,
+    recoveries,
+)
 
 NET_RESAMPLES = 200
 """Bootstrap resamples of each net-recovery interval (a full recovery bootstrap per
@@ -123,7 +129,8 @@ def strata_order(rows: Sequence[Row]) -> list[str]:
 
 
 def _rate(rows: Sequence[Row], group: str = "seed") -> Rate:
-    return bootstrap_mean([1.0 if r["correct"] else 0.0 for r in rows], [r[group] for r in rows])
+    hits = [1.0 if r["correct"] else 0.0 for r in rows]
+    return bootstrap_mean(hits, [r["item"] for r in rows], [r[group] for r in rows])
 
 
 def _probe(rows: Sequence[Row], probe: str, split: str, stratum: str | None) -> list[Row]:
@@ -141,12 +148,12 @@ def _probe(rows: Sequence[Row], probe: str, split: str, stratum: str | None) -> 
 def _loss(mine: Sequence[Row], base: Sequence[Row], split: str, stratum: str | None) -> Rate:
     """Recall lost against the base model, paired item by item."""
     before = {r["item"]: r["correct"] for r in _probe(base, "recall.cloze_train", split, stratum)}
-    pairs = [
-        (float(before[r["item"]]) - float(r["correct"]), r["seed"])
-        for r in _probe(mine, "recall.cloze_train", split, stratum)
-        if r["item"] in before
-    ]
-    return bootstrap_mean([d for d, _ in pairs], [s for _, s in pairs])
+    rows = [r for r in _probe(mine, "recall.cloze_train", split, stratum) if r["item"] in before]
+    return bootstrap_mean(
+        [float(before[r["item"]]) - float(r["correct"]) for r in rows],
+        [r["item"] for r in rows],
+        [r["seed"] for r in rows],
+    )
 
 
 def _chosen_models(by_model: dict[ModelId, list[Row]], base: Sequence[Row]) -> list[ModelId]:
@@ -195,12 +202,9 @@ def _net_recovery(
             == (attack, params, seed, stratum)
         ]
 
-    (run,) = attack_runs(picked(mine))
-    curves = {"unlearned": run.curve}
-    for role in ("base", "oracle"):
-        (run,) = attack_runs(picked(refs[role]))
-        curves[role] = run.curve
-    return summarize(curves, resamples=NET_RESAMPLES).net[-1]
+    runs = attack_runs([*picked(mine), *picked(refs["base"]), *picked(refs["oracle"])])
+    (found,) = recoveries(runs, resamples=NET_RESAMPLES)
+    return found.summary.net[-1]
 
 
 def _cell(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearnlab.io import write_atomic
+from unlearnlab.probes.stats import Rate
 
 MIN_N = 8
 """Fewest items a verdict over a rate may rest on; below it the verdict does not conclude.
@@ -97,3 +98,36 @@ def read_verdicts(path: Path) -> list[Verdict]:
 def bullets(verdicts: Sequence[Verdict]) -> list[str]:
     """The statements as Markdown bullet lines."""
     return [f"- {v.statement}" for v in verdicts]
+
+
+def fell(after: Rate | None, before: Rate | None) -> bool:
+    """Whether ``after`` lies below ``before`` with disjoint 95% intervals."""
+    return after is not None and before is not None and after.high < before.low
+
+
+def record(
+    claim: str,
+    subject: str,
+    statement: str,
+    rate: Rate | None,
+    threshold: float | None,
+    holds: bool | None,
+    *,
+    minimum: int = MIN_N,
+) -> Verdict:
+    """A verdict resting on ``rate``; with fewer than ``minimum`` items it does not
+    conclude (``holds`` None) and the statement says so."""
+    n = 0 if rate is None else rate.n
+    if rate is None or too_few(n, minimum):
+        holds = None
+        statement += f" Too few items to decide (n = {n}; at least {minimum} needed)."
+    return Verdict(
+        claim,
+        subject,
+        statement,
+        None if rate is None else rate.value,
+        None if rate is None else (rate.low, rate.high),
+        n,
+        threshold,
+        holds,
+    )

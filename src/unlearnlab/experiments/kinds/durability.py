@@ -30,14 +30,13 @@ from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.experiments.substrate import train_reference_model
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig
+from unlearnlab.report.calibration import calibration_section
+from unlearnlab.report.durability import durability_section
+from unlearnlab.report.rederivation import rederivation_section
 from unlearnlab.report.section import Section
 from unlearnlab.report.table import result_rows
-from unlearnlab.report.unlearn import (
-    durability_section,
-    headline_table,
-    rederivation_section,
-    validity_section,
-)
+from unlearnlab.report.unlearn import headline_table
+from unlearnlab.report.validity import validity_section
 
 
 class DurabilitySettings(BaseModel):
@@ -147,11 +146,12 @@ class Durability(ExperimentKind):
         return rows
 
     def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
-        """Durability first, then the probes beside the references."""
+        """Durability first, then the probes beside the references, then calibration."""
         return [
             durability_section(rows, figures),
             rederivation_section(rows, figures),
             validity_section(rows, figures),
+            calibration_section(rows, figures),
         ]
 
     def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

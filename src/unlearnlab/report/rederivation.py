@@ -1,0 +1,189 @@
+"""Report section "Compositional re-derivation": direct recall of the forget targets
+against their re-derivation by chain of thought, premise retention and reasoning
+elsewhere, per model, with one verdict per model.
+
+Thresholds:
+
+- a rate *fell* when its 95% interval lies below the base model's (disjoint intervals);
+- a target set is *re-derived* when the lower end of the interval of chain-of-thought
+  re-derivation is at least :data:`REDERIVED`;
+- a drop is *specific* to the targets only when reasoning elsewhere (chain of thought on
+  composites that share no entity with any target or premise) did not fall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from unlearnlab.probes.stats import Rate
+from unlearnlab.report.format import md_table, pct, short, with_n
+from unlearnlab.report.models import ModelId, RowIndex, labels, models_in, reference
+from unlearnlab.report.section import Section, save_figure
+from unlearnlab.report.verdicts import Verdict, bullets, fell, record
+
+REDERIVED = 0.2
+"""Lower interval bound above which chain-of-thought re-derivation counts as re-derived."""
+MEASURES = {
+    "direct recall": ("recall.cloze_train", "forget"),
+    "CoT re-derivation": ("rederive.cot", "forget"),
+    "in-context re-derivation": ("rederive.in_context", "forget"),
+    "premise retention": ("recall.cloze_train", "premise"),
+    "reasoning elsewhere": ("rederive.cot", "unrelated_composite"),
+    "unrelated retention": ("recall.cloze_train", "unrelated"),
+}
+"""The section's measures: display name -> (probe, split)."""
+
+
+def rederived(rate: Rate | None) -> bool:
+    """Whether chain-of-thought re-derivation counts as re-derived (see the module)."""
+    return rate is not None and rate.n > 0 and rate.low >= REDERIVED
+
+
+def reference_verdicts(index: RowIndex, models: Sequence[ModelId]) -> list[Verdict]:
+    """Whether the base model knew the targets, and whether the oracles re-derive them."""
+    out = []
+    base = reference(models, "base")
+    direct, cot = MEASURES["direct recall"], MEASURES["CoT re-derivation"]
+    if base is not None:
+        known = index.rate(base, *direct)
+        chance = index.chance(base, *direct) or 0.0
+        above = known is not None and known.low > chance
+        out.append(
+            record(
+                "compositional",
+                "base",
+                f"The base model recalls {with_n(known)} of the targets against chance "
+                f"{pct(chance)}: "
+                + (
+                    "there is something to forget."
+                    if above
+                    else "nothing to forget, so no method below can show forgetting."
+                ),
+                known,
+                chance,
+                above,
+            )
+        )
+    for role in ("oracle", "deep_oracle"):
+        model = reference(models, role)
+        if model is None:
+            continue
+        rate = index.rate(model, *cot)
+        name = role.replace("_", " ")
+        never = "the targets" if role == "oracle" else "a minimum deep-unlearning set of each"
+        verb = (
+            "re-derives them: removing their statements does not remove entailed facts"
+            if rederived(rate)
+            else "does not re-derive them"
+        )
+        out.append(
+            record(
+                "compositional",
+                name,
+                f"The {name}, never trained on {never}, re-derives {with_n(rate)} of the "
+                f"targets by chain of thought; it {verb} (re-derived: lower end ≥ "
+                f"{pct(REDERIVED)}).",
+                rate,
+                REDERIVED,
+                rederived(rate),
+            )
+        )
+    return out
+
+
+def model_verdict(index: RowIndex, model: ModelId, base: ModelId, name: str) -> Verdict:
+    """One unlearned model: did direct recall fall, is the target re-derived, at what
+    cost to premises, and is the loss of reasoning specific to the targets?"""
+    rates = {k: index.rate(model, *v) for k, v in MEASURES.items()}
+    before = {k: index.rate(base, *v) for k, v in MEASURES.items()}
+    direct, cot = rates["direct recall"], rates["CoT re-derivation"]
+    dropped = fell(direct, before["direct recall"])
+    statement = (
+        f"{name}: direct recall of targets "
+        + (
+            f"fell from {pct(before['direct recall'] and before['direct recall'].value)} "
+            if dropped
+            else "did not fall (intervals overlap) from "
+            f"{pct(before['direct recall'] and before['direct recall'].value)} "
+        )
+        + f"to {with_n(direct)}; chain-of-thought re-derivation is {short(cot)} (base "
+        f"{pct(before['CoT re-derivation'] and before['CoT re-derivation'].value)}): "
+    )
+    if not dropped:
+        statement += "not forgotten"
+        holds = None
+    elif rederived(cot):
+        statement += "shallow, the model re-derives what it no longer states"
+        holds = True
+    else:
+        statement += "not re-derived"
+        holds = False
+    costs = []
+    if fell(rates["premise retention"], before["premise retention"]):
+        costs.append(f"premise retention fell to {short(rates['premise retention'])}")
+    if fell(rates["reasoning elsewhere"], before["reasoning elsewhere"]):
+        costs.append(
+            f"reasoning on unrelated composites fell to {short(rates['reasoning elsewhere'])}, "
+            "so the drop is not specific to the targets"
+        )
+    if costs:
+        statement += " (" + "; ".join(costs) + ")"
+    return record("compositional", name, statement + ".", cot, REDERIVED, holds)
+
+
+def _bars(index: RowIndex, models: Sequence[ModelId], names: dict[ModelId, str]) -> Figure:
+    shown = ["direct recall", "CoT re-derivation", "premise retention", "reasoning elsewhere"]
+    figure = Figure(figsize=(max(6.0, 0.9 * len(models)), 3.6))
+    ax = figure.subplots()
+    width = 0.8 / len(shown)
+    for j, measure in enumerate(shown):
+        xs, heights, errs = [], [], ([], [])
+        for i, m in enumerate(models):
+            r = index.rate(m, *MEASURES[measure])
+            if r is None:
+                continue
+            xs.append(i + (j - (len(shown) - 1) / 2) * width)
+            heights.append(r.value)
+            errs[0].append(max(0.0, r.value - r.low))
+            errs[1].append(max(0.0, r.high - r.value))
+        ax.bar(xs, heights, width, yerr=errs, capsize=2, label=measure)
+    ax.set_xticks(range(len(models)), [names[m] for m in models], rotation=40, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("rate (95% CI)")
+    ax.legend(fontsize=7, ncol=len(shown), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    return figure
+
+
+def rederivation_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
+    """Direct recall against re-derivation, premise retention and reasoning elsewhere."""
+    index, models = RowIndex(rows), models_in(rows)
+    names = labels(models)
+    base = reference(models, "base")
+    body = [[names[m], *(short(index.rate(m, *v)) for v in MEASURES.values())] for m in models]
+    verdicts = reference_verdicts(index, models)
+    if base is not None:
+        verdicts += [model_verdict(index, m, base, names[m]) for m in models if not m.is_reference]
+    text = [
+        "Recall of the forget targets asked directly, re-derived by chain of thought from "
+        "memory (the conclusion ranked after the model's own chain, other valid answers "
+        "filtered), and with the premises given in context; retention of the targets' "
+        "premises; reasoning elsewhere (chain of thought on composites sharing no entity "
+        "with any target or premise: a drop there is a loss of reasoning, not of the "
+        "targets); retention of unrelated facts. 95% intervals; n items per cell.",
+        "",
+        md_table(["model", *MEASURES], body),
+        "",
+        *bullets(verdicts),
+    ]
+    figure = save_figure(
+        _bars(index, models, names),
+        figures,
+        "rederivation",
+        "Direct recall of forget targets, chain-of-thought re-derivation, premise retention "
+        "and reasoning on unrelated composites per model (95% CIs).",
+    )
+    return Section("Compositional re-derivation", "\n".join(text), [figure], verdicts)
