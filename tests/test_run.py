@@ -49,7 +49,9 @@ def _sorted(rows: list[dict]) -> list[dict]:
 
 def test_run_writes_the_report_and_its_parts(finished) -> None:
     run_dir, _ = finished
-    for name in ("report.md", "report.html", "results.parquet", "config.yaml", "run.json"):
+    for name in (
+        "report.md", "report.html", "results.parquet", "verdicts.json", "config.yaml", "run.json",
+    ):  # fmt: skip
         assert (run_dir / name).is_file(), name
     record = RunRecord.load(run_dir)
     assert record.status == "complete"
@@ -57,6 +59,8 @@ def test_run_writes_the_report_and_its_parts(finished) -> None:
     assert record.stages_computed and not record.stages_loaded
     report = (run_dir / "report.md").read_text()
     for title in (
+        "Summary",
+        "Is the instrument calibrated?",
         "Compositional re-derivation",
         "Negative versus positive training",
         "Durability",
@@ -78,6 +82,22 @@ def test_run_writes_the_report_and_its_parts(finished) -> None:
             assert 0 < row["chance"] <= 1
 
 
+def test_several_unlearning_seeds_finish_with_verdicts_carrying_n_and_ci(tmp_path) -> None:
+    """Three unlearning seeds: attack curves of each seed pool into one verdict (this
+    failed with 'the base curve measures other items than the unlearned one')."""
+    _run(tmp_path / "runs", tmp_path / "store", "--set", "settings.seeds=[0, 1, 2]")
+    run_dir = tmp_path / "runs" / "compositional"
+    assert RunRecord.load(run_dir).status == "complete"
+    verdicts = json.loads((run_dir / "verdicts.json").read_text())
+    durability = [v for v in verdicts if v["claim"] == "durability"]
+    assert durability and {v["subject"] for v in durability} == {"npo / quantize", "npo / relearn"}
+    for v in verdicts:
+        assert isinstance(v["n"], int) and "ci" in v
+        assert v["ci"] is not None or v["holds"] is None
+    rows = read_results(run_dir / "results.parquet")
+    assert {r["seed"] for r in rows if r["role"] == "unlearned"} == {0, 1, 2}
+
+
 def test_report_rebuilds_from_results_alone(finished, tmp_path) -> None:
     run_dir, _ = finished
     copy = tmp_path / "copy"
@@ -86,6 +106,7 @@ def test_report_rebuilds_from_results_alone(finished, tmp_path) -> None:
         (copy / name).write_bytes((run_dir / name).read_bytes())
     main(["report", str(copy)])
     assert (copy / "report.md").read_text() == (run_dir / "report.md").read_text()
+    assert (copy / "verdicts.json").read_text() == (run_dir / "verdicts.json").read_text()
     assert (copy / "figures" / "recovery_curves.png").is_file()
 
 
