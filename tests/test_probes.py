@@ -20,7 +20,7 @@ from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.models.factory import build_model
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.candidates import candidate_logprobs
-from unlearnlab.probes.deep import edu_relat_accuracy_all, edu_relat_scores
+from unlearnlab.probes.deep import deep_rows, edu_relat_accuracy_all, edu_relat_scores
 from unlearnlab.probes.hidden import residual_stream
 from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.outputs import classify, entropy, is_refusal
@@ -272,3 +272,17 @@ def test_probe_command_prints_stable_json(tmp_path: Path, capsys) -> None:
     )
     assert pq.read_table(out / "results.parquet").schema == SCHEMA
     assert (out / "aggregate.parquet").is_file()
+
+
+def test_deep_accuracy_does_not_count_other_targets_as_damage() -> None:
+    """Two targets unlearned together: t2 and its set's premise p2 being gone is intended,
+    so t1's accuracy counts only the unintended loss (x)."""
+    t1, t2 = Fact("A", "aunt", "B"), Fact("C", "aunt", "D")
+    p1, p2, x, y = (Fact(s, "sister", "Q") for s in ("P1", "P2", "X", "Y"))
+    sets_of = {t1: [{t1, p1}], t2: [{t2, p2}]}
+    known = {t1: False, p1: False, t2: False, p2: False, x: False, y: True}
+    rows = {(r.probe, r.item): r for r in deep_rows([t1, t2], sets_of, known, {})}
+    accuracy = rows[("deep.edu_relat_accuracy", str(t1))]
+    # t1's knowledge base: t1, p1, x, y (t2 and p2 left out); U* = {t1, p1}; x of 2 is lost
+    assert accuracy.value == pytest.approx(1 - 1 / 2)
+    assert rows[("deep.edu_relat_recall", str(t1))].value == 1.0

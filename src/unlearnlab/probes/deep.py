@@ -78,14 +78,22 @@ def deep_rows(
 ) -> list[ProbeRow]:
     """Per target: ``deep.edu_relat_recall`` and ``deep.edu_relat_accuracy`` over the
     knowledge base ``known`` (every probed base fact: known or not), and
-    ``deep.rederive_recall``, where a fact is gone only if not ``rederived`` either."""
+    ``deep.rederive_recall``, where a fact is gone only if not ``rederived`` either.
+
+    Targets are unlearned together, so a target's knowledge base leaves out the *other*
+    targets and every fact of their minimal deep-unlearning sets (that is not also in one
+    of its own sets): forgetting them is intended, not damage to this target's
+    neighbourhood (EDU-RELAT unlearns one target at a time)."""
     forgotten = {f for f, k in known.items() if not k}
     really_gone = {f for f in forgotten if not rederived.get(f, False)}
+    members = {t: {t}.union(*sets_of[t]) for t in targets}
     rows = []
     for target in targets:
         sets = sets_of[target]
-        symbolic = edu_relat_scores(sets, forgotten, len(known))
-        stronger = edu_relat_scores(sets, really_gone, len(known))
+        intended = set().union(*(members[t] for t in targets if t != target)) - members[target]
+        size = sum(1 for f in known if f not in intended)
+        symbolic = edu_relat_scores(sets, forgotten - intended, size)
+        stronger = edu_relat_scores(sets, really_gone - intended, size)
         item = str(target)
         rows += [
             ProbeRow(
