@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from unlearnlab.errors import UserError
@@ -18,8 +19,11 @@ from unlearnlab.experiments.kinds.dualuse import (
     variant_config,
 )
 from unlearnlab.experiments.stages import RunContext
+from unlearnlab.probes.stats import Rate
 from unlearnlab.report.selectivity import (
     Point,
+    Trend,
+    VariantSelectivity,
     best_selectivity,
     route_outcomes,
     selectivity_trend,
@@ -98,6 +102,19 @@ def test_the_verdict_flips_with_the_rows(falling: bool, word: str) -> None:
     for overlap in (0.0, 0.5, 1.0):
         flat += _rows(overlap, [[True] * 4, [False, True, False, True]], [[True] * 4] * 2)
     assert trend_verdict(selectivity_trend(route_outcomes(flat))).startswith("**No clear trend**")
+
+
+@pytest.mark.parametrize(("low", "said"), [(-0.9, "underpowered"), (-0.3, "is excluded")])
+def test_no_clear_trend_says_whether_it_is_underpowered(low: float, said: str) -> None:
+    """Selectivity 0.6 at ρ = 0: a slope of -0.6 would make it vanish by ρ = 1. An
+    interval that reaches it cannot tell "no trend" from "vanishes"."""
+    point = Point("unlearned", "ga", "{}")
+    variants = [
+        VariantSelectivity("a", 0.0, point, Rate(0.6, 0.2, 0.9, 4), np.zeros(1)),
+        VariantSelectivity("b", 1.0, point, Rate(0.5, 0.1, 0.9, 4), np.zeros(1)),
+    ]
+    verdict = trend_verdict(Trend(Rate(-0.1, low, 0.2, 2), variants))
+    assert verdict.startswith("**No clear trend**") and said in verdict
 
 
 def test_settings_reject_what_the_study_cannot_run() -> None:

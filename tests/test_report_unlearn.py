@@ -210,3 +210,11 @@ def test_every_section_verdict_reaches_the_summary_and_carries_n_and_ci(tmp_path
     assert "**Durability.**" in sections[0].markdown and "Recovered: npo / relearn" in (
         sections[0].markdown
     )
+
+
+def test_an_overlap_that_cannot_exclude_a_drop_says_underpowered(tmp_path) -> None:
+    wide = rederivation_section(_world(npo_direct=15, npo_cot=0, oracle_cot=0), tmp_path)
+    npo = _verdict(wide.verdicts, "npo")
+    assert "did not fall" in npo.statement and "underpowered" in npo.statement
+    same = rederivation_section(_world(npo_direct=20, npo_cot=0, oracle_cot=0), tmp_path)
+    assert "underpowered" not in _verdict(same.verdicts, "npo").statement

@@ -116,6 +116,21 @@ class RowIndex:
         values = [float(r["value"]) if numeric else float(r["correct"]) for r in rows]
         return bootstrap_mean(values, [r["item"] for r in rows], [r["seed"] for r in rows])
 
+    def drop(self, model: ModelId, base: ModelId, probe: str, split: str) -> Rate | None:
+        """``base``'s outcome minus ``model``'s, paired by item (the base model's rows of
+        an item averaged), with its interval over items and ``model``'s seeds."""
+        before: dict[str, list[float]] = {}
+        for r in self.rows(base, probe, split):
+            before.setdefault(r["item"], []).append(float(r["correct"]))
+        rows = [r for r in self.rows(model, probe, split) if r["item"] in before]
+        if not rows:
+            return None
+        return bootstrap_mean(
+            [sum(before[r["item"]]) / len(before[r["item"]]) - float(r["correct"]) for r in rows],
+            [r["item"] for r in rows],
+            [r["seed"] for r in rows],
+        )
+
     def chance(self, model: ModelId, probe: str, split: str) -> float | None:
         """Mean chance level of the rows (None where none is recorded)."""
         chances = [r["chance"] for r in self.rows(model, probe, split) if r["chance"] is not None]

@@ -27,6 +27,9 @@ from unlearnlab.report.verdicts import Verdict, bullets, fell, record
 
 REDERIVED = 0.2
 """Lower interval bound above which chain-of-thought re-derivation counts as re-derived."""
+UNDERPOWERED = 0.2
+"""A "did not fall" whose paired drop interval reaches this many points says it is
+underpowered rather than negative."""
 MEASURES = {
     "direct recall": ("recall.cloze_train", "forget"),
     "CoT re-derivation": ("rederive.cot", "forget"),
@@ -116,6 +119,12 @@ def model_verdict(index: RowIndex, model: ModelId, base: ModelId, name: str) -> 
     if not dropped:
         statement += "not forgotten"
         holds = None
+        paired = index.drop(model, base, *MEASURES["direct recall"])
+        if paired is not None and paired.high >= UNDERPOWERED:
+            statement += (
+                f", or underpowered: the paired drop {short(paired)} does not exclude a "
+                f"drop of {pct(UNDERPOWERED)} or more"
+            )
     elif rederived(cot):
         statement += "shallow, the model re-derives what it no longer states"
         holds = True

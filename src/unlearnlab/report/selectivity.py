@@ -223,9 +223,19 @@ def trend_verdict(trend: Trend) -> str:
             f"**Selectivity rises as ρ grows**, against the dual-use claim: {numbers}; the 95% "
             "interval of the slope lies above 0."
         )
+    span = last.overlap - first.overlap
+    vanishing = -first.rate.value / span if span > 0 else 0.0
+    power = (
+        f"underpowered: the interval (half-width {50 * (s.high - s.low):.1f} points) also "
+        f"contains {100 * vanishing:+.1f} points per unit of ρ, the slope at which "
+        "selectivity would vanish across the range; more routes or seeds are needed to "
+        "decide."
+        if vanishing < 0 and s.low <= vanishing
+        else "a fall as steep as selectivity vanishing across the range is excluded."
+    )
     return (
         f"**No clear trend**: {numbers}; the 95% interval of the slope contains 0, so these "
-        "numbers do not show selectivity falling (or rising) with ρ."
+        f"numbers do not show selectivity falling (or rising) with ρ; {power}"
     )
 
 
