@@ -34,6 +34,7 @@ from unlearnlab.probes.results import (
     write_parquet,
 )
 from unlearnlab.probes.scoring import Generation, answer_logprobs
+from unlearnlab.probes.stats import bootstrap_mean
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.worlds import Fact, FactRecord, World
 
@@ -286,3 +287,39 @@ def test_deep_accuracy_does_not_count_other_targets_as_damage() -> None:
     # t1's knowledge base: t1, p1, x, y (t2 and p2 left out); U* = {t1, p1}; x of 2 is lost
     assert accuracy.value == pytest.approx(1 - 1 / 2)
     assert rows[("deep.edu_relat_recall", str(t1))].value == 1.0
+
+
+def test_an_untrained_model_recalls_at_chance_in_every_split(random_model) -> None:
+    """Calibration: a model that learned nothing sits at chance. Items are facts between
+    people of different surnames (every candidate a two-word name, so no answer is
+    favoured for being short, nor for repeating a word of the prompt, which an untrained
+    model with tied embeddings does) with distinct answers (one per answer), so a model's
+    fixed preference for one name cannot make a split look known; chance lies inside
+    every split's interval."""
+    substrate, model, tokenizer = random_model
+    rows = run_suite(
+        model,
+        tokenizer,
+        substrate.world,
+        substrate.splits,
+        SuiteConfig(families=("recall",), sample=40, composites=0),
+    )
+    types = substrate.world.entity_types
+    closure = substrate.world.closure()
+    people = {
+        str(f)
+        for f in closure
+        if types[f.subject] == types[f.object] == "person"
+        and f.subject.split()[-1] != f.object.split()[-1]
+    }
+    cloze = [r for r in rows if r.probe == "recall.cloze_train" and r.item in people]
+    for split in ("forget", "premise", "neighbour", "retain"):  # unrelated: no people
+        mine = [r for r in cloze if r.split == split]
+        by_answer = {}
+        for r in mine:
+            by_answer.setdefault(r.item.split(", ")[-1], r)  # one item per answer
+        picked = list(by_answer.values())
+        assert len(picked) >= 2, split
+        found = bootstrap_mean([float(r.correct) for r in picked], [r.item for r in picked])
+        chance = sum(r.chance for r in picked) / len(picked)
+        assert found.low <= chance <= found.high, (split, found, chance)
