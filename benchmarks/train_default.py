@@ -27,9 +27,9 @@ import torch
 
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.reference import probe_reference
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.stats import rate
+from unlearnlab.substrate.build import build_substrate, train_reference_model
 
 
 def matmul_peak_flops(size: int = 1024, repeats: int = 20) -> float:

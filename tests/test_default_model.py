@@ -10,8 +10,8 @@ import pytest
 
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.reference import probe_reference
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import build_substrate, train_reference_model
 
 
 @pytest.mark.slow

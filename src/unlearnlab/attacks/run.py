@@ -11,8 +11,8 @@ from typing import Any
 
 from unlearnlab.attacks.base import Attack, AttackTarget, Curve
 from unlearnlab.attacks.registry import attack_create
-from unlearnlab.experiments.substrate import Substrate, train_reference_model
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import Substrate, train_reference_model
 from unlearnlab.worlds.kg import Fact
 
 ROLES = ("unlearned", "base", "oracle")

@@ -19,11 +19,11 @@ from unlearnlab.attacks.run import ROLES, attack_grid
 from unlearnlab.cli.options import JsonOption, StoreOption
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate
 from unlearnlab.io import write_json_atomic
 from unlearnlab.methods.config import load_unlearn_config
 from unlearnlab.methods.loop import unlearn
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import build_substrate
 
 console = Console(stderr=True)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from unlearnlab.experiments.config import shipped_experiments
 from unlearnlab.methods import METHODS
+from unlearnlab.substrate.files import shipped_experiments
 from unlearnlab.worlds.generators import GENERATORS
 
 app = typer.Typer(

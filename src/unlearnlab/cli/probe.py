@@ -20,8 +20,6 @@ from rich.table import Table
 
 from unlearnlab.corpus.splits import Splits, make_splits
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import ExperimentConfig
-from unlearnlab.experiments.substrate import build_substrate
 from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer
 from unlearnlab.probes.results import (
     METRIC_SCHEMA,
@@ -32,6 +30,8 @@ from unlearnlab.probes.results import (
     write_parquet,
 )
 from unlearnlab.probes.suite import SuiteConfig, run_suite
+from unlearnlab.substrate.build import build_substrate
+from unlearnlab.substrate.config import ExperimentConfig
 from unlearnlab.worlds.io import load_world
 from unlearnlab.worlds.kg import World
 

@@ -20,13 +20,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from unlearnlab.cli.options import ExperimentOverrides, StoreOption
-from unlearnlab.experiments.config import PROFILE_QUICK, load_config
+from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
 from unlearnlab.experiments.stages import RunContext
 from unlearnlab.io import write_atomic
 from unlearnlab.report.record import RunRecord, git_state, now, package_versions
 from unlearnlab.report.table import read_results, write_results
 from unlearnlab.report.writer import write_report
+from unlearnlab.substrate.files import PROFILE_QUICK
 
 console = Console(stderr=True)
 

@@ -12,8 +12,8 @@ from rich.markup import escape
 
 from unlearnlab.cli.options import ExperimentOverrides, JsonOption, StoreOption
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import build_substrate, train_reference_model
 
 console = Console(stderr=True)
 

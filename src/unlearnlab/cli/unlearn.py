@@ -12,10 +12,10 @@ from rich.markup import escape
 
 from unlearnlab.cli.options import JsonOption, StoreOption
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate
 from unlearnlab.methods.config import load_unlearn_config
 from unlearnlab.methods.loop import unlearn
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import build_substrate
 
 console = Console(stderr=True)
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unlearnlab.experiments.substrate import Substrate
 from unlearnlab.models.factory import count_parameters, load_model, load_tokenizer
 from unlearnlab.probes.knowledge import QueryIndex, chain_of_thought, recall_by_ranking
 from unlearnlab.probes.stats import Rate, rate
+from unlearnlab.substrate.build import Substrate
 
 METRICS = {
     "recall_training_phrasings": "trained facts, training phrasings (top-1 of filtered ranking)",

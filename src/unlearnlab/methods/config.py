@@ -15,9 +15,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from unlearnlab.errors import from_validation_error
-from unlearnlab.experiments.config import load_validated, shipped_configs
 from unlearnlab.methods.data import ForgetSet
 from unlearnlab.methods.registry import METHODS, get_method
+from unlearnlab.substrate.files import load_validated, shipped_configs
 
 LOOP_GRID_FIELDS = ("lr", "steps", "seed")
 """Loop fields a grid may vary besides the method's own parameters."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from unlearnlab.experiments.reference import METRICS, ReferenceResult
-from unlearnlab.experiments.substrate import Substrate
+from unlearnlab.substrate.build import Substrate
 from unlearnlab.worlds.deduction import DeepUnlearningSets
 
 

@@ -40,7 +40,7 @@ class ExperimentKind(ABC):
 
     @abstractmethod
     def run(self, config: Any, ctx: RunContext) -> list[dict[str, Any]]:
-        """Run the experiment ``config`` (an :class:`~unlearnlab.experiments.config.
+        """Run the experiment ``config`` (an :class:`~unlearnlab.substrate.config.
         ExperimentConfig`, its settings validated) and return every results row."""
 
     @abstractmethod

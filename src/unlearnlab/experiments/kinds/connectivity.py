@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.kinds.base import experiment_kind
 from unlearnlab.experiments.kinds.unlearn import UnlearnStudy, substrate_of
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.report.section import Section
 from unlearnlab.report.strata import WORLD_FIGURES
 from unlearnlab.report.table import result_rows
+from unlearnlab.substrate.config import ExperimentConfig
 from unlearnlab.worlds.connectivity import connectivity
 
 

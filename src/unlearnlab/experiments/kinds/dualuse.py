@@ -32,7 +32,6 @@ from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.base import AttackTarget
 from unlearnlab.corpus.routes import routes_of
 from unlearnlab.errors import UserError, from_validation_error
-from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.kinds.unlearn import (
     REFERENCE_ROLES,
@@ -42,7 +41,6 @@ from unlearnlab.experiments.kinds.unlearn import (
     grid_points,
 )
 from unlearnlab.experiments.stages import RunContext, Stage
-from unlearnlab.experiments.substrate import Role, train_reference_model
 from unlearnlab.experiments.synthesis_substrate import (
     SynthesisSubstrate,
     build_synthesis_substrate,
@@ -55,6 +53,8 @@ from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.capability import CapabilityConfig, LanguageModel, capability_records
 from unlearnlab.report.section import Section
 from unlearnlab.report.table import as_json, result_rows
+from unlearnlab.substrate.build import Role, train_reference_model
+from unlearnlab.substrate.config import ExperimentConfig
 
 OVERLAP = "world.params.overlap"
 """The variant key every dual-use variant sets."""

@@ -26,10 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.base import AttackTarget
 from unlearnlab.errors import UserError, from_validation_error
-from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.stages import RunContext, Stage
-from unlearnlab.experiments.substrate import Role, Substrate, build_substrate, train_reference_model
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.loop import run_key, unlearn
 from unlearnlab.methods.registry import METHODS, get_method
@@ -38,6 +36,8 @@ from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.report.section import Section
 from unlearnlab.report.table import as_json, result_rows
+from unlearnlab.substrate.build import Role, Substrate, build_substrate, train_reference_model
+from unlearnlab.substrate.config import ExperimentConfig
 from unlearnlab.worlds.io import save_world
 
 REFERENCE_ROLES: tuple[Role, ...] = ("base", "oracle", "deep_oracle")
