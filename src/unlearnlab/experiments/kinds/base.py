@@ -23,7 +23,7 @@ from unlearnlab.experiments.stages import RunContext
 from unlearnlab.registry import Registry
 from unlearnlab.report.section import Section
 
-EXPERIMENT_KINDS = Registry("experiment kind", "see 'unlearnlab list experiments'")
+EXPERIMENT_KINDS = Registry("experiment kind", "see 'unlearnlab list kinds'")
 """Every registered experiment kind by name."""
 experiment_kind = EXPERIMENT_KINDS.register
 """Class decorator: register an experiment kind under a name."""
