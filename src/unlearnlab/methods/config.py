@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from unlearnlab.errors import from_validation_error
 from unlearnlab.methods.data import ForgetSet
 from unlearnlab.methods.registry import METHODS, get_method
-from unlearnlab.substrate.files import load_validated, shipped_configs
+from unlearnlab.substrate.files import load_validated
 
 LOOP_GRID_FIELDS = ("lr", "steps", "seed")
 """Loop fields a grid may vary besides the method's own parameters."""
@@ -147,11 +147,6 @@ class UnlearnFile(BaseModel):
     """``--set`` overrides applied to the experiment config."""
     unlearn: UnlearnConfig = Field(default_factory=UnlearnConfig)
     """The unlearning run."""
-
-
-def shipped_unlearn_configs() -> list[str]:
-    """Names of the unlearn configs shipped with the package."""
-    return shipped_configs("unlearn")
 
 
 def load_unlearn_config(
