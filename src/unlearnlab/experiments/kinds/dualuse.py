@@ -38,13 +38,13 @@ from unlearnlab.experiments.kinds.unlearn import (
     AttackSpec,
     MethodSpec,
     UnlearnSettings,
-    grid_points,
 )
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.experiments.synthesis_substrate import (
     SynthesisSubstrate,
     build_synthesis_substrate,
 )
+from unlearnlab.grid import grid_points
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.loop import unlearn
 from unlearnlab.methods.registry import get_method

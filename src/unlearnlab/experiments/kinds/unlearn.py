@@ -28,6 +28,7 @@ from unlearnlab.attacks.base import AttackTarget
 from unlearnlab.errors import UserError, from_validation_error
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.stages import RunContext, Stage
+from unlearnlab.grid import grid_points
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.loop import run_key, unlearn
 from unlearnlab.methods.registry import METHODS, get_method
@@ -41,15 +42,6 @@ from unlearnlab.substrate.config import ExperimentConfig
 from unlearnlab.worlds.io import save_world
 
 REFERENCE_ROLES: tuple[Role, ...] = ("base", "oracle", "deep_oracle")
-
-
-def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination of ``grid``'s values, keys in sorted order (``[{}]`` for none)."""
-    keys = sorted(grid)
-    return [
-        dict(zip(keys, values, strict=True))
-        for values in itertools.product(*(grid[k] for k in keys))
-    ]
 
 
 class MethodSpec(BaseModel):
