@@ -51,7 +51,9 @@ from unlearnlab.methods.registry import get_method
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.capability import CapabilityConfig, LanguageModel, capability_records
+from unlearnlab.report.dualuse import dualuse_sections, headline_table
 from unlearnlab.report.section import Section
+from unlearnlab.report.selectivity import Point, best_selectivity, route_outcomes
 from unlearnlab.report.table import as_json, result_rows
 from unlearnlab.substrate.build import Role, train_reference_model
 from unlearnlab.substrate.config import ExperimentConfig
@@ -308,6 +310,14 @@ def _run_name(run: UnlearnConfig) -> str:
     return "/".join(p for p in (run.method, grid, loop, f"seed{run.seed}") if p)
 
 
+def most_selective(rows: Sequence[dict[str, Any]]) -> dict[str, Point]:
+    """The grid point the attacks run on, per variant: the unlearning grid point with the
+    largest selectivity (hazard drop minus utility drop; point estimates)."""
+    outcomes = route_outcomes(rows)
+    found = {v: best_selectivity(v, outcomes[v], resamples=1) for v in outcomes}
+    return {v: b.best for v, b in found.items() if b is not None}
+
+
 def _variant_name(overrides: dict[str, Any]) -> str:
     return ",".join(f"{k.removeprefix('world.params.')}={v}" for k, v in sorted(overrides.items()))
 
@@ -320,8 +330,6 @@ class DualUseStudy(ExperimentKind):
 
     def run(self, config: ExperimentConfig, ctx: RunContext) -> list[dict[str, Any]]:
         """Every stage of the study (see the module docstring)."""
-        from unlearnlab.report.selectivity import most_selective
-
         settings = DualUseSettings(**config.settings)
         store = None if ctx.store_root is None else str(ctx.store_root)
         variants = [
@@ -383,12 +391,8 @@ class DualUseStudy(ExperimentKind):
 
     def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
         """The sections of :mod:`unlearnlab.report.dualuse`."""
-        from unlearnlab.report.dualuse import dualuse_sections
-
         return dualuse_sections(rows, figures)
 
     def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         """Per variant: hazard and utility of base, oracles and the most selective run."""
-        from unlearnlab.report.dualuse import headline_table
-
         return headline_table(rows)

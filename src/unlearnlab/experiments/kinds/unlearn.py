@@ -37,6 +37,7 @@ from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.report.section import Section
 from unlearnlab.report.table import as_json, result_rows
+from unlearnlab.report.unlearn import headline_table, unlearn_sections
 from unlearnlab.substrate.build import Role, Substrate, build_substrate, train_reference_model
 from unlearnlab.substrate.config import ExperimentConfig
 from unlearnlab.worlds.io import save_world
@@ -401,12 +402,8 @@ class UnlearnStudy(ExperimentKind):
 
     def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
         """The sections of :mod:`unlearnlab.report.unlearn`."""
-        from unlearnlab.report.unlearn import unlearn_sections
-
         return unlearn_sections(rows, figures)
 
     def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         """Per model: direct recall, re-derivation, premise and unrelated retention."""
-        from unlearnlab.report.unlearn import headline_table
-
         return headline_table(rows)
