@@ -62,6 +62,7 @@ def test_a_listing_is_rebuilt_when_the_source_changes(tmp_path: Path, monkeypatc
     monkeypatch.setattr(catalog, "source_digest", lambda: "0" * 64)
     catalog.cached_listing("test", build)
     assert len(calls) == 2
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["list-test-0000000000000000.json"]
 
 
 def test_list_attacks_gives_every_attack_with_its_defaults(

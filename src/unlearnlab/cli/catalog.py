@@ -44,11 +44,14 @@ def source_digest() -> str:
 
 def cached_listing(name: str, build: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The listing ``name``: read from the cache when built from this very source, else
-    ``build()`` (JSON values only) and stored; an unwritable cache only costs speed."""
+    ``build()`` (JSON values only) and stored in place of the listings of older sources;
+    an unwritable cache only costs speed."""
     path = cache_folder() / f"list-{name}-{source_digest()[:16]}.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     rows = json.loads(json.dumps(build()))
     with contextlib.suppress(OSError):
+        for old in path.parent.glob(f"list-{name}-*.json"):
+            old.unlink(missing_ok=True)
         write_json_atomic(path, rows)
     return rows
