@@ -22,11 +22,11 @@ from unlearnlab.methods import METHODS
 MODEL_CODE = ("torch", "transformers", "unlearnlab.methods", "unlearnlab.attacks")
 
 
-def _imported_after(code: str, home: Path) -> list[str]:
-    """Modules of :data:`MODEL_CODE` in ``sys.modules`` after running ``code`` afresh."""
+def _imported_after(code: str, home: Path, prefixes: tuple[str, ...] = MODEL_CODE) -> list[str]:
+    """Modules starting with ``prefixes`` in ``sys.modules`` after running ``code`` afresh."""
     probe = (
         f"{code}\nimport json, sys\n"
-        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({MODEL_CODE!r}))))"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))"
     )
     env = {**os.environ, "UNLEARNLAB_HOME": str(home)}
     done = subprocess.run(
@@ -36,7 +36,10 @@ def _imported_after(code: str, home: Path) -> list[str]:
 
 
 def test_importing_the_command_line_imports_no_model_code(tmp_path: Path) -> None:
-    assert _imported_after("import unlearnlab.cli", tmp_path) == []
+    """Nor the world engine: ``--help`` and ``world --help`` need none of it."""
+    assert (
+        _imported_after("import unlearnlab.cli", tmp_path, (*MODEL_CODE, "unlearnlab.worlds")) == []
+    )
 
 
 def test_listing_from_the_cache_imports_no_model_code(tmp_path: Path, monkeypatch) -> None:

@@ -1,10 +1,10 @@
 """The ``unlearnlab`` command line.
 
 User-caused errors print one line and exit with code 2; Ctrl-C exits with 130. Command
-modules import model code (torch, transformers, methods, attacks, experiments) inside
-the command that needs it, so that ``--help``, ``list`` and ``world`` start in a fraction
-of a second (``tests/test_layers.py`` checks that importing this package imports neither
-torch nor transformers).
+modules import model code (torch, transformers, methods, attacks, experiments) and the
+world engine inside the command that needs it, so that ``--help``, ``list`` and ``world``
+start in a fraction of a second (``tests/test_cli_listing.py`` checks that importing this
+package imports neither torch nor transformers).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import typer
 
 from unlearnlab.cli.catalog import cached_listing
 from unlearnlab.substrate.files import config_source, read_yaml, shipped_experiments
-from unlearnlab.worlds.generators import GENERATORS
 
 app = typer.Typer(
     help="List shipped experiments and kinds, world generators, unlearning methods, attacks.",
@@ -98,6 +97,8 @@ def kinds() -> None:
 @app.command("generators")
 def generators() -> None:
     """World generators (use with 'unlearnlab world generate NAME')."""
+    from unlearnlab.worlds.generators import GENERATORS
+
     for name in sorted(GENERATORS):
         typer.echo(name)
 

@@ -20,7 +20,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from unlearnlab.errors import UserError
-from unlearnlab.worlds.io import load_world
 
 if TYPE_CHECKING:
     from unlearnlab.corpus.splits import Splits
@@ -57,6 +56,7 @@ def _world_and_splits(config: ExperimentConfig, world_dir: Path | None) -> tuple
         substrate = build_substrate(config)
         return substrate.world, substrate.splits
     from unlearnlab.corpus.splits import Splits, make_splits
+    from unlearnlab.worlds.io import load_world
 
     world = load_world(world_dir)
     for candidate in (world_dir / "splits.json", world_dir.parent / "splits.json"):
