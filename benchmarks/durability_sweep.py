@@ -22,10 +22,10 @@ import time
 from unlearnlab.attacks.recovery import summarize, worst_case
 from unlearnlab.attacks.run import ROLES, attack_grid
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
 from unlearnlab.methods.config import load_unlearn_config
 from unlearnlab.methods.loop import unlearn
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import build_substrate, train_reference_model
 
 SOURCES = ["forget_folds", "retain", "unrelated", "forget"]
 LEARNING_RATES = [1e-4, 1e-3, 1e-2]

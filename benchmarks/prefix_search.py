@@ -23,10 +23,10 @@ from unlearnlab.attacks import Attack, AttackTarget, Curve, attack_create
 from unlearnlab.attacks.recovery import recall_matrix, summarize
 from unlearnlab.attacks.run import ROLES, attack_models
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate
 from unlearnlab.methods.config import load_unlearn_config
 from unlearnlab.methods.loop import unlearn
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import build_substrate
 
 BAR_SECONDS = 180.0
 

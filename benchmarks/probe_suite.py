@@ -15,11 +15,11 @@ import argparse
 import time
 
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.results import aggregate, tidy_rows
 from unlearnlab.probes.suite import SuiteConfig, run_suite
+from unlearnlab.substrate.build import build_substrate, train_reference_model
 
 HEADLINES = (
     ("recall.cloze_train", "retain"),

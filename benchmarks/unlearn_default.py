@@ -14,12 +14,12 @@ import tempfile
 import time
 
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
 from unlearnlab.methods import METHODS
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.loop import Evaluator, unlearn
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import build_substrate, train_reference_model
 
 BAR_SECONDS = 60.0
 BAR_FORGET = 0.10

@@ -8,8 +8,8 @@ import pytest
 
 from tiny import TINY
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import Substrate, build_substrate, train_reference_model
 
 
 @pytest.fixture(scope="session")

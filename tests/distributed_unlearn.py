@@ -16,10 +16,10 @@ from accelerate import PartialState
 
 from tiny import TINY
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.loop import unlearn
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import build_substrate
 
 CONFIG = UnlearnConfig(method="npo", steps=3, lr=1e-2, retain_sample=5)
 """The run both the launched job and the single-process reference make."""

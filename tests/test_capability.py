@@ -17,9 +17,9 @@ from unlearnlab.corpus.routes import (
     trace_text,
 )
 from unlearnlab.corpus.templates import FRAMES, relation_texts, render
-from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.synthesis_substrate import build_synthesis_substrate
 from unlearnlab.probes.capability import _has_prefix, capability_records
+from unlearnlab.substrate.config import ExperimentConfig
 from unlearnlab.worlds.kg import Fact, FactRecord, World
 from unlearnlab.worlds.synthesis import SynthesisParams, generate_synthesis
 

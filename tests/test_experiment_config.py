@@ -8,12 +8,8 @@ import pytest
 import yaml
 
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import (
-    PROFILE_QUICK,
-    config_source,
-    load_config,
-    shipped_experiments,
-)
+from unlearnlab.experiments.config import load_config
+from unlearnlab.substrate.files import PROFILE_QUICK, config_source, shipped_experiments
 
 
 def test_the_default_experiment_is_shipped_and_valid() -> None:

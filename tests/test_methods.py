@@ -13,9 +13,7 @@ import torch
 
 from unlearnlab.cli import main
 from unlearnlab.errors import UserError
-from unlearnlab.experiments import substrate as substrate_module
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
 from unlearnlab.methods import METHODS, Batch, Tokens, handcase, method_create
 from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config
 from unlearnlab.methods.data import UnlearnData, build_data
@@ -24,6 +22,8 @@ from unlearnlab.methods.losses import sequence_logprob
 from unlearnlab.methods.rmu import RMU
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate import build as substrate_module
+from unlearnlab.substrate.build import Substrate, build_substrate, train_reference_model
 
 TINY = [
     "world.params.people=30",

@@ -14,7 +14,6 @@ import torch
 from unlearnlab.cli import main
 from unlearnlab.corpus.tokenizer import build_tokenizer
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
 from unlearnlab.external import external_dataset
 from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.models.factory import build_model
@@ -36,6 +35,7 @@ from unlearnlab.probes.results import (
 from unlearnlab.probes.scoring import Generation, answer_logprobs
 from unlearnlab.probes.stats import bootstrap_mean
 from unlearnlab.probes.suite import SuiteConfig, run_suite
+from unlearnlab.substrate.build import build_substrate, train_reference_model
 from unlearnlab.worlds import Fact, FactRecord, World
 
 EDU_RELAT = external_dataset("edu-relat") or Path("edu-relat-not-found")

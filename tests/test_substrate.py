@@ -10,10 +10,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from unlearnlab.cli import main
 from unlearnlab.errors import UserError
-from unlearnlab.experiments import substrate as substrate_module
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate import build as substrate_module
+from unlearnlab.substrate.build import build_substrate, train_reference_model
 
 TINY = [
     "world.params.people=30",

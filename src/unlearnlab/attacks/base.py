@@ -22,12 +22,12 @@ import torch
 from pydantic import BaseModel
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearnlab.experiments.substrate import Substrate
 from unlearnlab.methods.base import Tokens
 from unlearnlab.methods.data import fact_pairs, pad_examples
 from unlearnlab.models.data import pairs_to_examples
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.probes.knowledge import QueryIndex, RecallQueries
+from unlearnlab.substrate.build import Substrate
 from unlearnlab.worlds.kg import Fact, World
 
 

@@ -3,7 +3,6 @@ grid of an attack's parameters and seeds, each point run that way."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +10,9 @@ from typing import Any
 
 from unlearnlab.attacks.base import Attack, AttackTarget, Curve
 from unlearnlab.attacks.registry import attack_create
-from unlearnlab.experiments.substrate import Substrate, train_reference_model
+from unlearnlab.grid import grid_points
 from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import Substrate, train_reference_model
 from unlearnlab.worlds.kg import Fact
 
 ROLES = ("unlearned", "base", "oracle")
@@ -84,11 +84,7 @@ def attack_grid(
     and every seed; every combination is validated before any attack runs. The runs of a
     seed share one target, so each model is loaded, and each untouched model measured,
     once."""
-    keys = sorted(grid)
-    attacks = [
-        attack_create(name, **{**params, **dict(zip(keys, values, strict=True))})
-        for values in itertools.product(*(grid[k] for k in keys))
-    ]
+    attacks = [attack_create(name, **{**params, **point}) for point in grid_points(grid)]
     paths = reference_paths(unlearned, substrate, store)
     targets = {seed: _target(substrate, facts, seed, paths) for seed in seeds}
     return [

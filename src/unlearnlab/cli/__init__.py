@@ -1,10 +1,15 @@
 """The ``unlearnlab`` command line.
 
-User-caused errors print one line and exit with code 2; Ctrl-C exits with 130.
+User-caused errors print one line and exit with code 2; Ctrl-C exits with 130. Command
+modules import model code (torch, transformers, methods, attacks, experiments) and the
+world engine inside the command that needs it, so that ``--help``, ``list`` and ``world``
+start in a fraction of a second (``tests/test_cli_listing.py`` checks that importing this
+package imports neither torch nor transformers).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -64,9 +69,8 @@ def _terminated(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # unlearnlab draws its own progress bars
+    # unlearnlab draws its own progress bars; transformers reads this when first imported
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     signal.signal(signal.SIGTERM, _terminated)
     try:
         code = app(args=argv, standalone_mode=False)

@@ -12,18 +12,9 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from unlearnlab.attacks import attack_create
-from unlearnlab.attacks.recovery import recall_matrix, summarize, worst_case
-from unlearnlab.attacks.results import write_curves
-from unlearnlab.attacks.run import ROLES, attack_grid
 from unlearnlab.cli.options import JsonOption, StoreOption
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate
 from unlearnlab.io import write_json_atomic
-from unlearnlab.methods.config import load_unlearn_config
-from unlearnlab.methods.loop import unlearn
-from unlearnlab.models.store import ModelStore
 
 console = Console(stderr=True)
 
@@ -63,6 +54,16 @@ def attack_command(
     """Unlearn as the config says (cached runs are reused), run the attack on each
     unlearned model, the base model and the oracle, and print recall and recovery per step
     and the worst case over the grid; with --out, write the curves and the recovery."""
+    from unlearnlab.attacks import attack_create
+    from unlearnlab.attacks.recovery import recall_matrix, summarize, worst_case
+    from unlearnlab.attacks.results import write_curves
+    from unlearnlab.attacks.run import ROLES, attack_grid
+    from unlearnlab.experiments.config import load_config
+    from unlearnlab.methods.config import load_unlearn_config
+    from unlearnlab.methods.loop import unlearn
+    from unlearnlab.models.store import ModelStore
+    from unlearnlab.substrate.build import build_substrate
+
     fixed = _assignments(params, "--param")
     sweep = _assignments(grid, "--grid")
     for key, values in sweep.items():

@@ -1,28 +1,104 @@
-"""``unlearnlab list ...``: what the toolkit ships."""
+"""``unlearnlab list ...``: what the toolkit ships.
+
+Methods, attacks and kinds are read from their registries once per source version (see
+:mod:`unlearnlab.cli.catalog`), so that listing does not import torch each time.
+"""
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import typer
 
-from unlearnlab.experiments.config import shipped_experiments
-from unlearnlab.methods import METHODS
-from unlearnlab.worlds.generators import GENERATORS
+from unlearnlab.cli.catalog import cached_listing
+from unlearnlab.substrate.files import config_source, read_yaml, shipped_experiments
 
 app = typer.Typer(
-    help="List shipped experiments, world generators and unlearning methods.", no_args_is_help=True
+    help="List shipped experiments and kinds, world generators, unlearning methods, attacks.",
+    no_args_is_help=True,
 )
+
+
+def summary(cls: type) -> str:
+    """The first paragraph of a class's docstring, on one line."""
+    doc = inspect.getdoc(cls) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def _values(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items()) or "-"
+
+
+def method_rows() -> list[dict[str, Any]]:
+    """Every registered method: name, kind, summary, paper, defaults (loop and own)."""
+    from unlearnlab.methods import METHODS
+
+    rows = []
+    for name in sorted(METHODS):
+        cls = METHODS[name]
+        defaults = {"lr": cls.lr, "steps": cls.steps, **cls.Params().model_dump(mode="json")}
+        rows.append(
+            {
+                "name": name,
+                "kind": cls.kind,
+                "summary": cls.summary,
+                "paper": cls.paper,
+                "defaults": {} if cls.kind == "exact" else defaults,
+            }
+        )
+    return rows
+
+
+def attack_rows() -> list[dict[str, Any]]:
+    """Every registered attack: name, summary, parameters with their defaults."""
+    from unlearnlab.attacks import ATTACKS
+
+    return [
+        {
+            "name": name,
+            "summary": summary(ATTACKS[name]),
+            "params": ATTACKS[name].Params().model_dump(mode="json"),
+        }
+        for name in sorted(ATTACKS)
+    ]
+
+
+def kind_rows() -> list[dict[str, Any]]:
+    """Every registered experiment kind: name and summary."""
+    from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
+
+    return [
+        {"name": name, "summary": summary(EXPERIMENT_KINDS[name])}
+        for name in sorted(EXPERIMENT_KINDS)
+    ]
 
 
 @app.command("experiments")
 def experiments() -> None:
-    """Shipped experiment configs (use the name with 'unlearnlab train NAME')."""
+    """Shipped experiment configs (use the name with 'unlearnlab run NAME')."""
     for name in shipped_experiments():
         typer.echo(name)
+
+
+@app.command("kinds")
+def kinds() -> None:
+    """Experiment kinds (a config's 'kind:', what 'unlearnlab run' does) and the shipped
+    experiments of each."""
+    shipped: dict[str, list[str]] = {}
+    for name in shipped_experiments():
+        source, text = config_source(name, "experiment")
+        shipped.setdefault(read_yaml(text, source).get("kind", "unlearn"), []).append(name)
+    for row in cached_listing("kinds", kind_rows):
+        typer.echo(f"{row['name']:13} {row['summary']}")
+        typer.echo(f"{'':13} shipped: {', '.join(shipped.get(row['name'], [])) or '-'}")
 
 
 @app.command("generators")
 def generators() -> None:
     """World generators (use with 'unlearnlab world generate NAME')."""
+    from unlearnlab.worlds.generators import GENERATORS
+
     for name in sorted(GENERATORS):
         typer.echo(name)
 
@@ -30,11 +106,16 @@ def generators() -> None:
 @app.command("methods")
 def methods() -> None:
     """Unlearning methods (use the name as unlearn.method): kind, summary, paper, defaults."""
-    for name in sorted(METHODS):
-        cls = METHODS[name]
-        defaults = {"lr": cls.lr, "steps": cls.steps, **cls.Params().model_dump()}
-        if cls.kind == "exact":
-            defaults = {}
-        typer.echo(f"{name:12} {cls.kind:9} {cls.summary}")
-        typer.echo(f"{'':12} paper: {cls.paper}")
-        typer.echo(f"{'':12} defaults: {', '.join(f'{k}={v}' for k, v in defaults.items()) or '-'}")
+    for row in cached_listing("methods", method_rows):
+        typer.echo(f"{row['name']:12} {row['kind']:9} {row['summary']}")
+        typer.echo(f"{'':12} paper: {row['paper']}")
+        typer.echo(f"{'':12} defaults: {_values(row['defaults'])}")
+
+
+@app.command("attacks")
+def attacks() -> None:
+    """Attacks (use the name with 'unlearnlab attack --attack NAME' or in a config's
+    'attacks:'): summary, parameters with their defaults."""
+    for row in cached_listing("attacks", attack_rows):
+        typer.echo(f"{row['name']:18} {row['summary']}")
+        typer.echo(f"{'':18} parameters: {_values(row['params'])}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -14,11 +14,20 @@ from rich.table import Table
 
 from unlearnlab.cli.options import JsonOption, StoreOption
 from unlearnlab.errors import UserError
-from unlearnlab.models.store import ModelStore, StoreEntry
+
+if TYPE_CHECKING:
+    from unlearnlab.models.store import ModelStore, StoreEntry
 
 app = typer.Typer(help="The model store: list, show and prune cached models.", no_args_is_help=True)
 console = Console()
 ROLES = ("base", "oracle", "deep_oracle", "unlearned", "attacked")
+
+
+def _store(folder: Path | None) -> ModelStore:
+    """The model store in ``folder`` (the default store when None)."""
+    from unlearnlab.models.store import ModelStore
+
+    return ModelStore(folder)
 
 
 def _entry_json(entry: StoreEntry) -> dict[str, Any]:
@@ -35,7 +44,7 @@ def _entry_json(entry: StoreEntry) -> dict[str, Any]:
 @app.command("list")
 def list_models(store: Path | None = StoreOption, as_json: bool = JsonOption) -> None:
     """Every stored model with its role, world and cache key."""
-    entries = ModelStore(store).list()
+    entries = _store(store).list()
     if as_json:
         typer.echo(json.dumps([_entry_json(e) for e in entries], indent=2))
         return
@@ -58,7 +67,7 @@ def show(
     as_json: bool = JsonOption,
 ) -> None:
     """One stored model in full."""
-    entry = ModelStore(store).show(key)
+    entry = _store(store).show(key)
     data = _entry_json(entry)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
@@ -80,7 +89,7 @@ def prune(
     if role is not None and role not in ROLES:
         raise UserError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
     older = timedelta(days=older_than_days) if older_than_days is not None else None
-    removed = ModelStore(store).prune(role=role, world=world, older_than=older)  # type: ignore[arg-type]
+    removed = _store(store).prune(role=role, world=world, older_than=older)  # type: ignore[arg-type]
     if as_json:
         typer.echo(json.dumps({"removed": removed}, indent=2))
     else:

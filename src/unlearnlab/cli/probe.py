@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -18,27 +19,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from unlearnlab.corpus.splits import Splits, make_splits
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import ExperimentConfig
-from unlearnlab.experiments.substrate import build_substrate
-from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer
-from unlearnlab.probes.results import (
-    METRIC_SCHEMA,
-    SCHEMA,
-    aggregate,
-    metric_rows,
-    tidy_rows,
-    write_parquet,
-)
-from unlearnlab.probes.suite import SuiteConfig, run_suite
-from unlearnlab.worlds.io import load_world
-from unlearnlab.worlds.kg import World
+
+if TYPE_CHECKING:
+    from unlearnlab.corpus.splits import Splits
+    from unlearnlab.substrate.config import ExperimentConfig
+    from unlearnlab.worlds.kg import World
 
 console = Console(stderr=True)
 
 
 def _experiment(model_dir: Path) -> ExperimentConfig:
+    from unlearnlab.models.factory import SIDECAR
+    from unlearnlab.substrate.config import ExperimentConfig
+
     sidecar = model_dir / SIDECAR
     if not sidecar.is_file():
         raise UserError(
@@ -57,8 +51,13 @@ def _experiment(model_dir: Path) -> ExperimentConfig:
 
 def _world_and_splits(config: ExperimentConfig, world_dir: Path | None) -> tuple[World, Splits]:
     if world_dir is None:
+        from unlearnlab.substrate.build import build_substrate
+
         substrate = build_substrate(config)
         return substrate.world, substrate.splits
+    from unlearnlab.corpus.splits import Splits, make_splits
+    from unlearnlab.worlds.io import load_world
+
     world = load_world(world_dir)
     for candidate in (world_dir / "splits.json", world_dir.parent / "splits.json"):
         if candidate.is_file():
@@ -79,6 +78,17 @@ def probe_command(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON only."),
 ) -> None:
     """Probe one model: recall, re-derivation, retention, outputs, hidden states."""
+    from unlearnlab.models.factory import load_model, load_tokenizer
+    from unlearnlab.probes.results import (
+        METRIC_SCHEMA,
+        SCHEMA,
+        aggregate,
+        metric_rows,
+        tidy_rows,
+        write_parquet,
+    )
+    from unlearnlab.probes.suite import SuiteConfig, run_suite
+
     config = _experiment(model_dir)
     world, splits = _world_and_splits(config, world_dir)
     model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)

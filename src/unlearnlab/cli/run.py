@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 import yaml
@@ -20,13 +21,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from unlearnlab.cli.options import ExperimentOverrides, StoreOption
-from unlearnlab.experiments.config import PROFILE_QUICK, load_config
-from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
-from unlearnlab.experiments.stages import RunContext
 from unlearnlab.io import write_atomic
-from unlearnlab.report.record import RunRecord, git_state, now, package_versions
-from unlearnlab.report.table import read_results, write_results
-from unlearnlab.report.writer import write_report
+from unlearnlab.substrate.files import PROFILE_QUICK
+
+if TYPE_CHECKING:
+    from unlearnlab.experiments.stages import RunContext
+    from unlearnlab.report.record import RunRecord
 
 console = Console(stderr=True)
 
@@ -49,6 +49,13 @@ def run(
     ),
 ) -> None:
     """Run an experiment end to end and write its report."""
+    from unlearnlab.experiments.config import load_config
+    from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
+    from unlearnlab.experiments.stages import RunContext
+    from unlearnlab.report.record import RunRecord, git_state, now, package_versions
+    from unlearnlab.report.table import write_results
+    from unlearnlab.report.writer import write_report
+
     if model is not None:
         overrides = [*overrides, f"settings.model={model.resolve()}"]
     config = load_config(experiment, overrides, profile)
@@ -94,6 +101,8 @@ def run(
 def _finish(
     record: RunRecord, ctx: RunContext, began: float, status: str, error: BaseException | None
 ) -> None:
+    from unlearnlab.report.record import now
+
     record.status = status  # type: ignore[assignment]
     record.finished = now()
     record.seconds = time.perf_counter() - began
@@ -115,6 +124,11 @@ def report_command(
     run_dir: Path = typer.Argument(..., help="A run folder (holds run.json, results.parquet)."),
 ) -> None:
     """Rebuild a run's report (tables, figures, verdicts) from its results alone."""
+    from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
+    from unlearnlab.report.record import RunRecord
+    from unlearnlab.report.table import read_results
+    from unlearnlab.report.writer import write_report
+
     record = RunRecord.load(run_dir)
     rows = read_results(run_dir / "results.parquet")
     path = write_report(record, rows, run_dir)

@@ -11,9 +11,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from unlearnlab.cli.options import ExperimentOverrides, JsonOption, StoreOption
-from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate, train_reference_model
-from unlearnlab.models.store import ModelStore
 
 console = Console(stderr=True)
 
@@ -27,6 +24,10 @@ def train_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Train the base model (all data) and the oracle (without the forget targets)."""
+    from unlearnlab.experiments.config import load_config
+    from unlearnlab.models.store import ModelStore
+    from unlearnlab.substrate.build import build_substrate, train_reference_model
+
     config = load_config(experiment, overrides)
     models = ModelStore(store)
     substrate = build_substrate(config)

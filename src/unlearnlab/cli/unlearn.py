@@ -11,11 +11,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from unlearnlab.cli.options import JsonOption, StoreOption
-from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.substrate import build_substrate
-from unlearnlab.methods.config import load_unlearn_config
-from unlearnlab.methods.loop import unlearn
-from unlearnlab.models.store import ModelStore
 
 console = Console(stderr=True)
 
@@ -44,6 +39,12 @@ def unlearn_command(
 ) -> None:
     """Unlearn the forget set (one run per grid combination); print each step's forget and
     retain loss and where each model is."""
+    from unlearnlab.experiments.config import load_config
+    from unlearnlab.methods.config import load_unlearn_config
+    from unlearnlab.methods.loop import unlearn
+    from unlearnlab.models.store import ModelStore
+    from unlearnlab.substrate.build import build_substrate
+
     file = load_unlearn_config(config_name, overrides)
     experiment = load_config(file.experiment, file.experiment_set)
     substrate = build_substrate(experiment)

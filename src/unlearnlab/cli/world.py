@@ -1,7 +1,8 @@
 """``unlearnlab world ...``: generate, import, inspect worlds and their deep-unlearning sets.
 
 With ``--json`` every command prints one JSON document on stdout (see README.md for the
-schemas) and nothing else; human output goes through Rich.
+schemas) and nothing else; human output goes through Rich. The world engine is imported
+by the commands that run, so that ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import random
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -20,9 +21,9 @@ from rich.table import Table
 
 from unlearnlab.cli.options import JsonOption
 from unlearnlab.errors import UserError
-from unlearnlab.worlds.generators import GENERATORS, generate_world
-from unlearnlab.worlds.io import load_world, save_world
-from unlearnlab.worlds.kg import Fact, World, parse_fact
+
+if TYPE_CHECKING:
+    from unlearnlab.worlds.kg import Fact, World
 
 app = typer.Typer(
     help="Knowledge worlds: generate, import, statistics, deep-unlearning sets.",
@@ -44,6 +45,8 @@ def _emit_json(data: Any) -> None:
 
 
 def _load(folder: Path, rules: str | None, facts: list[str], as_json: bool) -> World:
+    from unlearnlab.worlds.io import load_world
+
     world = load_world(folder, rules, facts)
     if not as_json:
         for warning in world.warnings():
@@ -120,7 +123,7 @@ def _report(world: World, written_to: Path | None, as_json: bool) -> None:
 
 @app.command("generate")
 def generate(
-    generator: str = typer.Argument(..., help=f"Generator name ({', '.join(sorted(GENERATORS))})."),
+    generator: str = typer.Argument(..., help="Generator name (see 'unlearnlab list generators')."),
     out: Path = typer.Option(..., "--out", help="Folder to write the world to."),
     people: int | None = typer.Option(None, "--people", help="Number of people."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
@@ -131,6 +134,9 @@ def generate(
     as_json: bool = JsonOption,
 ) -> None:
     """Generate a world and write it in the interchange format."""
+    from unlearnlab.worlds.generators import generate_world
+    from unlearnlab.worlds.io import save_world
+
     given = {
         "people": people,
         "seed": seed,
@@ -151,6 +157,8 @@ def import_world(
     as_json: bool = JsonOption,
 ) -> None:
     """Validate a world folder (and optionally write a canonical copy)."""
+    from unlearnlab.worlds.io import save_world
+
     world = _load(folder, rules, facts, as_json)
     if out is not None:
         save_world(world, out)
@@ -174,6 +182,8 @@ def stats(
 
 
 def _read_targets(path: Path) -> list[Fact]:
+    from unlearnlab.worlds.kg import Fact, parse_fact
+
     if not path.is_file():
         raise UserError(f"targets file {path} does not exist")
     targets = []
@@ -223,6 +233,8 @@ def deep_sets(
     as_json: bool = JsonOption,
 ) -> None:
     """All minimal deep-unlearning sets of targets, their count and minimum size."""
+    from unlearnlab.worlds.kg import parse_fact
+
     targets = [parse_fact(t) for t in target]
     if all_targets is not None:
         targets += _read_targets(all_targets)
@@ -287,6 +299,8 @@ def why(
     as_json: bool = JsonOption,
 ) -> None:
     """A shortest derivation tree of a fact, and its minimal support sets."""
+    from unlearnlab.worlds.kg import parse_fact
+
     world = _load(folder, rules, facts, as_json)
     fact = parse_fact(target)
     removed = [parse_fact(w) for w in without]

@@ -136,10 +136,6 @@ class Splits:
 
     ROLES = ("forget", "premises", "neighbours", "retain", "unrelated", "heldout")
 
-    def role_of(self) -> dict[Fact, str]:
-        """Each fact's role."""
-        return {fact: role for role in self.ROLES for fact in getattr(self, role)}
-
     def stratum_of(self) -> dict[Fact, str]:
         """Each stratified forget target's stratum name (empty without strata)."""
         return {fact: name for name, facts in self.strata.items() for fact in facts}

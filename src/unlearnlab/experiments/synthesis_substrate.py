@@ -28,9 +28,9 @@ from unlearnlab.corpus.routes import Route, route_document, routes_of, step_clas
 from unlearnlab.corpus.splits import Splits
 from unlearnlab.corpus.templates import relation_texts
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import ExperimentConfig
-from unlearnlab.experiments.substrate import Role, Substrate, world_from_config
 from unlearnlab.models.store import cache_key
+from unlearnlab.substrate.build import Role, Substrate, world_from_config
+from unlearnlab.substrate.config import ExperimentConfig
 from unlearnlab.worlds.kg import Fact, World
 
 

@@ -9,15 +9,15 @@ before any model loads; a misspelt key names the closest known one.
 from __future__ import annotations
 
 import difflib
-import itertools
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from unlearnlab.errors import from_validation_error
-from unlearnlab.experiments.config import load_validated, shipped_configs
+from unlearnlab.grid import grid_points
 from unlearnlab.methods.data import ForgetSet
 from unlearnlab.methods.registry import METHODS, get_method
+from unlearnlab.substrate.files import load_validated
 
 LOOP_GRID_FIELDS = ("lr", "steps", "seed")
 """Loop fields a grid may vary besides the method's own parameters."""
@@ -123,11 +123,10 @@ class UnlearnConfig(BaseModel):
         """One config per grid combination (the config itself when there is no grid)."""
         if not self.grid:
             return [self]
-        keys = sorted(self.grid)
         runs = []
-        for values in itertools.product(*(self.grid[k] for k in keys)):
+        for point in grid_points(self.grid):
             data = self.model_dump(exclude={"grid"})
-            for key, value in zip(keys, values, strict=True):
+            for key, value in point.items():
                 if key in LOOP_GRID_FIELDS:
                     data[key] = value
                 else:
@@ -147,11 +146,6 @@ class UnlearnFile(BaseModel):
     """``--set`` overrides applied to the experiment config."""
     unlearn: UnlearnConfig = Field(default_factory=UnlearnConfig)
     """The unlearning run."""
-
-
-def shipped_unlearn_configs() -> list[str]:
-    """Names of the unlearn configs shipped with the package."""
-    return shipped_configs("unlearn")
 
 
 def load_unlearn_config(

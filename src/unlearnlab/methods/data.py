@@ -23,9 +23,9 @@ from transformers import PreTrainedTokenizerBase
 from unlearnlab.corpus.routes import route_pairs
 from unlearnlab.corpus.templates import REFUSALS, RelationText, relation_texts, render
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.substrate import Substrate
 from unlearnlab.methods.base import Tokens
 from unlearnlab.models.data import IGNORE, Example, pairs_to_examples
+from unlearnlab.substrate.build import Substrate
 from unlearnlab.worlds.kg import Fact
 
 ForgetSet = Literal["targets", "premises", "deep"]

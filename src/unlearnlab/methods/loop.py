@@ -21,7 +21,6 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
-from unlearnlab.experiments.substrate import Substrate, train_reference_model
 from unlearnlab.methods.base import Batch, Method
 from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
@@ -31,6 +30,7 @@ from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer, save_
 from unlearnlab.models.store import ModelStore, cache_key
 from unlearnlab.models.training import make_accelerator, seed_everything
 from unlearnlab.probes.knowledge import QueryIndex, recall_by_ranking
+from unlearnlab.substrate.build import Substrate, train_reference_model
 
 StepFn = Callable[[dict[str, Any]], None]
 """Called with each step's record (and each evaluation's) as it is made."""

@@ -241,10 +241,3 @@ def trend_verdict(trend: Trend) -> str:
 
 def _points(rate: Rate) -> str:
     return f"{100 * rate.value:+.1f} points [{100 * rate.low:+.1f}, {100 * rate.high:+.1f}]"
-
-
-def most_selective(rows: Sequence[dict[str, Any]]) -> dict[str, Point]:
-    """The most selective unlearning grid point of each variant (point estimates)."""
-    outcomes = route_outcomes(rows)
-    found = {v: best_selectivity(v, outcomes[v], resamples=1) for v in outcomes}
-    return {v: b.best for v, b in found.items() if b is not None}

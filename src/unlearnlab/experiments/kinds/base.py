@@ -23,7 +23,7 @@ from unlearnlab.experiments.stages import RunContext
 from unlearnlab.registry import Registry
 from unlearnlab.report.section import Section
 
-EXPERIMENT_KINDS = Registry("experiment kind", "see 'unlearnlab list experiments'")
+EXPERIMENT_KINDS = Registry("experiment kind", "see 'unlearnlab list kinds'")
 """Every registered experiment kind by name."""
 experiment_kind = EXPERIMENT_KINDS.register
 """Class decorator: register an experiment kind under a name."""
@@ -40,7 +40,7 @@ class ExperimentKind(ABC):
 
     @abstractmethod
     def run(self, config: Any, ctx: RunContext) -> list[dict[str, Any]]:
-        """Run the experiment ``config`` (an :class:`~unlearnlab.experiments.config.
+        """Run the experiment ``config`` (an :class:`~unlearnlab.substrate.config.
         ExperimentConfig`, its settings validated) and return every results row."""
 
     @abstractmethod

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from unlearnlab.errors import UserError
-from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.kinds.base import experiment_kind
 from unlearnlab.experiments.kinds.unlearn import UnlearnStudy, substrate_of
 from unlearnlab.experiments.stages import RunContext, Stage
+from unlearnlab.report.connectivity import connectivity_sections, headline_table
 from unlearnlab.report.section import Section
 from unlearnlab.report.strata import WORLD_FIGURES
 from unlearnlab.report.table import result_rows
+from unlearnlab.substrate.config import ExperimentConfig
 from unlearnlab.worlds.connectivity import connectivity
 
 
@@ -107,12 +108,8 @@ class ConnectivityStudy(UnlearnStudy):
 
     def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
         """The sections of :mod:`unlearnlab.report.connectivity`."""
-        from unlearnlab.report.connectivity import connectivity_sections
-
         return connectivity_sections(rows, figures)
 
     def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         """Per model: worst-case knowledge of the targets in each stratum."""
-        from unlearnlab.report.connectivity import headline_table
-
         return headline_table(rows)

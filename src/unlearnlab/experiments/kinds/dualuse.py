@@ -32,29 +32,31 @@ from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.base import AttackTarget
 from unlearnlab.corpus.routes import routes_of
 from unlearnlab.errors import UserError, from_validation_error
-from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.kinds.unlearn import (
     REFERENCE_ROLES,
     AttackSpec,
     MethodSpec,
     UnlearnSettings,
-    grid_points,
 )
 from unlearnlab.experiments.stages import RunContext, Stage
-from unlearnlab.experiments.substrate import Role, train_reference_model
 from unlearnlab.experiments.synthesis_substrate import (
     SynthesisSubstrate,
     build_synthesis_substrate,
 )
+from unlearnlab.grid import grid_points
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.loop import unlearn
 from unlearnlab.methods.registry import get_method
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.capability import CapabilityConfig, LanguageModel, capability_records
+from unlearnlab.report.dualuse import dualuse_sections, headline_table
 from unlearnlab.report.section import Section
+from unlearnlab.report.selectivity import Point, best_selectivity, route_outcomes
 from unlearnlab.report.table import as_json, result_rows
+from unlearnlab.substrate.build import Role, train_reference_model
+from unlearnlab.substrate.config import ExperimentConfig
 
 OVERLAP = "world.params.overlap"
 """The variant key every dual-use variant sets."""
@@ -308,6 +310,14 @@ def _run_name(run: UnlearnConfig) -> str:
     return "/".join(p for p in (run.method, grid, loop, f"seed{run.seed}") if p)
 
 
+def most_selective(rows: Sequence[dict[str, Any]]) -> dict[str, Point]:
+    """The grid point the attacks run on, per variant: the unlearning grid point with the
+    largest selectivity (hazard drop minus utility drop; point estimates)."""
+    outcomes = route_outcomes(rows)
+    found = {v: best_selectivity(v, outcomes[v], resamples=1) for v in outcomes}
+    return {v: b.best for v, b in found.items() if b is not None}
+
+
 def _variant_name(overrides: dict[str, Any]) -> str:
     return ",".join(f"{k.removeprefix('world.params.')}={v}" for k, v in sorted(overrides.items()))
 
@@ -320,8 +330,6 @@ class DualUseStudy(ExperimentKind):
 
     def run(self, config: ExperimentConfig, ctx: RunContext) -> list[dict[str, Any]]:
         """Every stage of the study (see the module docstring)."""
-        from unlearnlab.report.selectivity import most_selective
-
         settings = DualUseSettings(**config.settings)
         store = None if ctx.store_root is None else str(ctx.store_root)
         variants = [
@@ -383,12 +391,8 @@ class DualUseStudy(ExperimentKind):
 
     def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
         """The sections of :mod:`unlearnlab.report.dualuse`."""
-        from unlearnlab.report.dualuse import dualuse_sections
-
         return dualuse_sections(rows, figures)
 
     def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         """Per variant: hazard and utility of base, oracles and the most selective run."""
-        from unlearnlab.report.dualuse import headline_table
-
         return headline_table(rows)

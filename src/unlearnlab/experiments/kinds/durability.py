@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.kinds.unlearn import (
     AttackSpec,
@@ -27,7 +26,6 @@ from unlearnlab.experiments.kinds.unlearn import (
     suite_rows,
 )
 from unlearnlab.experiments.stages import RunContext, Stage
-from unlearnlab.experiments.substrate import train_reference_model
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig
 from unlearnlab.report.calibration import calibration_section
@@ -37,6 +35,8 @@ from unlearnlab.report.section import Section
 from unlearnlab.report.table import result_rows
 from unlearnlab.report.unlearn import headline_table
 from unlearnlab.report.validity import validity_section
+from unlearnlab.substrate.build import train_reference_model
+from unlearnlab.substrate.config import ExperimentConfig
 
 
 class DurabilitySettings(BaseModel):

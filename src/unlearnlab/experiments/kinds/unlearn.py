@@ -26,10 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.base import AttackTarget
 from unlearnlab.errors import UserError, from_validation_error
-from unlearnlab.experiments.config import ExperimentConfig
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.stages import RunContext, Stage
-from unlearnlab.experiments.substrate import Role, Substrate, build_substrate, train_reference_model
+from unlearnlab.grid import grid_points
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.loop import run_key, unlearn
 from unlearnlab.methods.registry import METHODS, get_method
@@ -38,18 +37,12 @@ from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.report.section import Section
 from unlearnlab.report.table import as_json, result_rows
+from unlearnlab.report.unlearn import headline_table, unlearn_sections
+from unlearnlab.substrate.build import Role, Substrate, build_substrate, train_reference_model
+from unlearnlab.substrate.config import ExperimentConfig
 from unlearnlab.worlds.io import save_world
 
 REFERENCE_ROLES: tuple[Role, ...] = ("base", "oracle", "deep_oracle")
-
-
-def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination of ``grid``'s values, keys in sorted order (``[{}]`` for none)."""
-    keys = sorted(grid)
-    return [
-        dict(zip(keys, values, strict=True))
-        for values in itertools.product(*(grid[k] for k in keys))
-    ]
 
 
 class MethodSpec(BaseModel):
@@ -409,12 +402,8 @@ class UnlearnStudy(ExperimentKind):
 
     def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
         """The sections of :mod:`unlearnlab.report.unlearn`."""
-        from unlearnlab.report.unlearn import unlearn_sections
-
         return unlearn_sections(rows, figures)
 
     def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         """Per model: direct recall, re-derivation, premise and unrelated retention."""
-        from unlearnlab.report.unlearn import headline_table
-
         return headline_table(rows)

@@ -25,11 +25,11 @@ from unlearnlab.corpus.corpus import Document, build_corpus
 from unlearnlab.corpus.splits import Splits, make_splits
 from unlearnlab.corpus.templates import REFUSALS, relation_texts, render
 from unlearnlab.corpus.tokenizer import build_tokenizer
-from unlearnlab.experiments.config import ExperimentConfig, WorldConfig
 from unlearnlab.models.data import documents_to_examples
 from unlearnlab.models.factory import build_model, load_tokenizer, save_model
 from unlearnlab.models.store import ModelStore, cache_key
 from unlearnlab.models.training import train
+from unlearnlab.substrate.config import ExperimentConfig, WorldConfig
 from unlearnlab.worlds.generators import generate_world
 from unlearnlab.worlds.io import fact_json, load_world
 from unlearnlab.worlds.kg import Fact, World
