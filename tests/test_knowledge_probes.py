@@ -129,43 +129,41 @@ def test_chain_of_thought_scores_conclusion_and_premises(
     assert (record["premises_written"], record["premises_true"]) == (written, true)
 
 
-@pytest.mark.parametrize(
-    ("generated", "ranked_after"),
-    [
-        (
-            "The mother of Cal Lee is Bea Lee. So the grandmother of Cal Lee is Eve Ray.",
-            "The mother of Cal Lee is Bea Lee.",
-        ),
-        ("The mother of Cal Lee is Bea Lee.", "The mother of Cal Lee is Bea Lee."),
-        ("", ""),
-    ],
-)
-def test_cot_rederivation_ranks_the_conclusion_after_the_models_own_chain(
-    monkeypatch, generated: str, ranked_after: str
-) -> None:
-    """The conclusion slot is scored after the model's chain, whatever it concluded: a
-    wrong conclusion (Eve Ray) is replaced by the ranking of the fact's own answer."""
+def test_cot_rederivation_bans_the_other_valid_answers_from_the_chain(monkeypatch) -> None:
+    """Two aunts: the constrained chain may not name the other aunt (Dot) but may name the
+    fact's own (Cat); the free chain is unconstrained. rederive.cot scores the
+    constrained chain, rederive.cot_any the free one."""
     from unlearnlab.probes import rederivation
 
-    world = _world()
-    monkeypatch.setattr(
-        knowledge, "greedy_decode", lambda m, t, prompts, **k: [Generation(generated, [], "eos")]
+    rules = parse_rules("aunt(X, Z) :- sister(X, Y), mother(Y, Z).\n")
+    people = ("Ann Lee", "Bea Lee", "Cat Lee", "Dot Lee")
+    facts = [
+        Fact("Cat Lee", "sister", "Bea Lee"),
+        Fact("Dot Lee", "sister", "Bea Lee"),
+        Fact("Bea Lee", "mother", "Ann Lee"),
+    ]
+    world = World(
+        tuple(FactRecord(f, i) for i, f in enumerate(facts)), rules, dict.fromkeys(people, "person")
     )
-    seen = []
+    vocab = {w: i for i, w in enumerate(["Ann", "Bea", "Cat", "Dot", "Lee"])}
 
-    def fake_rank(model, tokenizer, queries, *, probe, split):
-        seen.extend(queries)
-        return []
+    def tokenizer(text, add_special_tokens=False):
+        return {"input_ids": [vocab[w] for w in text.split()]}
 
-    monkeypatch.setattr(rederivation, "rank_queries", fake_rank)
-    target = Fact("Ann Lee", "grandmother", "Cal Lee")
-    rows = rederivation.cot_rows(None, None, world, [target], QueryIndex.build(world), split="x")
-    [query] = seen
-    expected = " ".join(
-        p for p in ("Q: Who is the grandmother of Cal Lee? Reason:", ranked_after) if p
-    )
-    assert query.prompt == f"{expected} So the grandmother of Cal Lee is"
-    assert query.answer == "Ann Lee" and "Ann Lee" in query.candidates
-    any_row = next(r for r in rows if r.probe == "rederive.cot_any")
-    assert any_row.correct is False  # no chain concluded with Ann Lee
-    assert any_row.chance == pytest.approx(1 / len(PEOPLE))
+    calls = []
+
+    def fake_decode(model, tok, prompts, *, banned=None, **kwargs):
+        calls.append(banned)
+        text = "Ann Lee is the child of Bea Lee. The sister of Bea Lee is {0} Lee. So the aunt "
+        text += "of Ann Lee is {0} Lee."
+        return [Generation(text.format("Dot" if banned is None else "Cat"), [], "eos")]
+
+    monkeypatch.setattr(knowledge, "greedy_decode", fake_decode)
+    target = Fact("Cat Lee", "aunt", "Ann Lee")
+    index = QueryIndex.build(world)
+    rows = rederivation.cot_rows(None, tokenizer, world, [target], index, split="x")
+    assert calls == [None, [{vocab["Dot"]}]]  # Dot's first token; never Cat's or "Lee"
+    by_probe = {r.probe: r for r in rows}
+    assert by_probe["rederive.cot"].correct is True  # the constrained chain reaches Cat
+    assert by_probe["rederive.cot_any"].correct is True  # Dot is a valid answer too
+    assert by_probe["rederive.cot_any"].chance == pytest.approx(2 / 4)

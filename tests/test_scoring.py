@@ -193,6 +193,21 @@ def test_decoding_stops_at_eos_stop_string_or_length(words: PreTrainedTokenizerB
     assert (length.text, length.stop_reason) == ("Lee", "length")
 
 
+def test_banned_tokens_are_never_generated(words: PreTrainedTokenizerBase) -> None:
+    """The bigram's first choice after "is" is Lee; banned for the second prompt only, it
+    takes the next most likely token there (Bob) and keeps Lee in the first."""
+    model = _bigram(
+        words, {"▁is": {"▁Lee": 0.6, "▁Bob": 0.3}, "▁Lee": {"<eos>": 0.9}, "▁Bob": {"<eos>": 0.9}}
+    )
+    lee = words.convert_tokens_to_ids("▁Lee")
+    free, banned = greedy_decode(
+        model, words, ["Ann is", "Ann is"], max_new_tokens=4, banned=[set(), {lee}]
+    )
+    assert (free.text, banned.text) == ("Lee", "Bob")
+    with pytest.raises(UserError, match="banned has 1 entries for 2 prompts"):
+        greedy_decode(model, words, ["Ann is", "Ann is"], max_new_tokens=4, banned=[set()])
+
+
 def _subword_tokenizer() -> PreTrainedTokenizerFast:
     """A hand-built BPE: " Leeds" is "▁Lee" + "ds", " Leek" is "▁Lee" + "k"."""
     wholes = ["▁Ann", "▁Bob", "▁lives", "▁in", "▁Lee", "ds"]

@@ -21,6 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt
 from unlearnlab.corpus.templates import RelationText, Template, relation_texts, render
+from unlearnlab.models.data import encode_answer
 from unlearnlab.probes.scoring import (
     EncodedRanking,
     Ranking,
@@ -156,16 +157,31 @@ def chain_of_thought(
     index: QueryIndex | None = None,
     max_new_tokens: int = 64,
     batch_size: int = 64,
+    exclude_other_answers: bool = False,
 ) -> list[dict[str, Any]]:
-    """One record per fact: the generation, its chain (the text before the conclusion
-    sentence; all of it when the model never concluded), its conclusion, whether the
-    conclusion is a correct answer (``correct``) and the fact's own answer (``exact``),
-    and how many of the written premises are true facts of the world."""
+    """One record per fact: the generated chain, its conclusion, whether the conclusion is
+    a correct answer (``correct``) and the fact's own answer (``exact``), and how many of
+    the written premises are true facts of the world.
+
+    With ``exclude_other_answers`` the chain may not name the fact's *other* valid answers
+    (their first tokens are banned from the greedy continuation), so a model that reasons
+    perfectly reaches this fact's own answer even where a question has several (two
+    aunts): the chain-of-thought analogue of recall's filtered candidates."""
     index = index or QueryIndex.build(world)
     texts = index.texts
     prompts = [cot_prompt(f, texts[f.relation]) for f in facts]
+    banned = (
+        [other_answer_tokens(tokenizer, f, index) for f in facts]
+        if exclude_other_answers
+        else None
+    )
     generations = greedy_decode(
-        model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        banned=banned,
     )
     closure = world.closure()
     premise_readers = _premise_readers(texts)
@@ -182,7 +198,6 @@ def chain_of_thought(
                 "fact": str(fact),
                 "relation": fact.relation,
                 "generation": generation.text,
-                "chain": body.strip(),
                 "conclusion": conclusion,
                 "correct": conclusion in index.valid_answers(fact),
                 "exact": conclusion == text.answer(fact),
@@ -191,6 +206,22 @@ def chain_of_thought(
             }
         )
     return records
+
+
+def other_answer_tokens(
+    tokenizer: PreTrainedTokenizerBase, fact: Fact, index: QueryIndex
+) -> set[int]:
+    """First tokens of ``fact``'s other valid answers (with and without a leading space,
+    for sub-word tokenizers), less any token of its own answer."""
+    answer = index.texts[fact.relation].answer(fact)
+    own = {t for text in (answer, f" {answer}") for t in encode_answer(tokenizer, text)}
+    first = {
+        ids[0]
+        for other in index.valid_answers(fact) - {answer}
+        for text in (other, f" {other}")
+        if (ids := encode_answer(tokenizer, text))
+    }
+    return first - own
 
 
 _Reader = tuple[re.Pattern[str], RelationText, bool]

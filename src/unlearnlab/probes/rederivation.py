@@ -2,15 +2,15 @@
 
 Stable names:
 
-- ``rederive.cot``: the model is asked for a chain of thought and writes the premises
-  from memory (greedy decoding); then, after its own chain and the conclusion's opening
-  ("So the aunt of Z is"), the fact's answer is ranked among the candidates with the
-  fact's *other* valid answers filtered out, as recall does. Correct when it ranks
-  first: a model that reasons perfectly scores near 100% even where a question has
-  several right answers (two aunts) and its chain reached the other one.
-  ``rederive.cot_any`` is the share of chains whose own conclusion is any valid answer;
-  ``rederive.cot_premises`` is the share of the premises written that are true facts
-  (its ``value``; 0 when it wrote none).
+- ``rederive.cot``: the model is asked for a chain of thought and must write the premises
+  from memory (greedy decoding), then the conclusion; correct when the conclusion is the
+  fact's own answer. The chain may not name the fact's *other* valid answers (their
+  first tokens are banned, :func:`~unlearnlab.probes.knowledge.chain_of_thought`), as
+  recall filters them from its candidates: a model that reasons perfectly scores near
+  100% even where a question has several right answers (two aunts).
+  ``rederive.cot_any`` is the unconstrained chain's rate of concluding with any valid
+  answer; ``rederive.cot_premises`` is the share of the premises the unconstrained chain
+  wrote that are true facts (its ``value``; 0 when it wrote none).
 - ``rederive.in_context``: the premises of a shortest derivation (without the fact itself,
   for a stated fact) are given in the chain-of-thought format, and the conclusion's
   answer is ranked among the filtered candidates: in-context deduction.
@@ -31,7 +31,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt, cot_steps
 from unlearnlab.corpus.splits import Splits, default_target_relations
 from unlearnlab.probes.knowledge import QueryIndex, chain_of_thought
-from unlearnlab.probes.recall import Query, question_queries, rank_queries
+from unlearnlab.probes.recall import Query, question_queries
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.worlds.kg import Fact, World
 
@@ -93,24 +93,25 @@ def cot_rows(
 ) -> list[ProbeRow]:
     """``rederive.cot``, ``rederive.cot_any`` and ``rederive.cot_premises`` rows, one of
     each per fact."""
-    records = chain_of_thought(
-        model, tokenizer, world, facts, index=index, max_new_tokens=max_new_tokens
-    )
-    conclusions = []
-    for fact, record in zip(facts, records, strict=True):
-        text = index.texts[fact.relation]
-        prompt = " ".join(
-            p
-            for p in (cot_prompt(fact, text), record["chain"], cot_conclusion_prefix(fact, text))
-            if p
+    free, steered = (
+        chain_of_thought(
+            model,
+            tokenizer,
+            world,
+            facts,
+            index=index,
+            max_new_tokens=max_new_tokens,
+            exclude_other_answers=exclude,
         )
-        candidates = tuple(index.candidates(fact, world.entity_types))
-        conclusions.append(Query(fact, "from_memory", prompt, text.answer(fact), candidates))
-    rows = rank_queries(model, tokenizer, conclusions, probe="rederive.cot", split=split)
-    for fact, record in zip(facts, records, strict=True):
+        for exclude in (False, True)
+    )
+    rows = []
+    for fact, record, own in zip(facts, free, steered, strict=True):
+        chance = 1.0 / len(index.candidates(fact, world.entity_types))
         written = record["premises_written"]
         item = str(fact)
-        rows.append(
+        rows += [
+            ProbeRow("rederive.cot", "from_memory", split, item, own["exact"], chance=chance),
             ProbeRow(
                 "rederive.cot_any",
                 "from_memory",
@@ -118,9 +119,7 @@ def cot_rows(
                 item,
                 record["correct"],
                 chance=_any_answer_chance(world, fact, index),
-            )
-        )
-        rows.append(
+            ),
             ProbeRow(
                 "rederive.cot_premises",
                 "from_memory",
@@ -128,8 +127,8 @@ def cot_rows(
                 item,
                 written > 0 and record["premises_true"] == written,
                 value=record["premises_true"] / written if written else 0.0,
-            )
-        )
+            ),
+        ]
     return rows
 
 

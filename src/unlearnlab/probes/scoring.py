@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -314,12 +314,16 @@ def greedy_decode(
     stop: Sequence[str] = (),
     batch_size: int = 32,
     use_cache: bool = True,
+    banned: Sequence[Collection[int]] | None = None,
 ) -> list[Generation]:
     """Greedy continuation of each prompt until eos, a stop string, or ``max_new_tokens``.
 
     Prompts are left-padded into batches and decoded with a KV cache; ``use_cache=False``
-    recomputes the whole sequence at every step and yields the same tokens.
+    recomputes the whole sequence at every step and yields the same tokens. ``banned``
+    gives, per prompt, token ids the continuation never takes (their logits are -inf).
     """
+    if banned is not None and len(banned) != len(prompts):
+        raise UserError(f"banned has {len(banned)} entries for {len(prompts)} prompts")
     if max_new_tokens < 1:
         raise UserError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     if any(not s for s in stop):
@@ -350,7 +354,13 @@ def greedy_decode(
                 **({cache_name: cache} if use_cache else {}),
             )
             cache = getattr(out, cache_name) if use_cache else None
-            next_ids = out.logits[:, -1].argmax(dim=-1)  # (batch,)
+            logits = out.logits[:, -1]  # (batch, vocab)
+            if banned is not None:
+                logits = logits.clone()
+                for row, tokens in enumerate(banned[start : start + len(rows)]):
+                    if tokens:
+                        logits[row, list(tokens)] = float("-inf")
+            next_ids = logits.argmax(dim=-1)  # (batch,)
             for row, token in enumerate(next_ids.tolist()):
                 if ended[row] is not None:
                     continue
