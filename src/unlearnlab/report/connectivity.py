@@ -24,7 +24,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from unlearnlab.probes.stats import Rate
-from unlearnlab.report.format import short
+from unlearnlab.report.format import REFERENCE_COLORS, short
 from unlearnlab.report.section import FigureFile, Section, save_figure
 from unlearnlab.report.strata import Cell, Line, Study, build_study
 from unlearnlab.report.verdicts import Verdict, bullets
@@ -227,12 +227,17 @@ PANELS: list[tuple[str, Callable[[Cell], Rate | None]]] = [
     ("re-derivation (chain of thought)", lambda c: c.rederive),
     ("recall after the worst attack", _worst_rate),
 ]
-STYLES = {"base": ("grey", "-"), "oracle": ("black", "--"), "deep oracle": ("black", ":")}
+STYLES = {
+    "base": (REFERENCE_COLORS["base"], "-"),
+    "oracle": (REFERENCE_COLORS["oracle"], "--"),
+    "deep oracle": (REFERENCE_COLORS["deep_oracle"], ":"),
+}
 
 
 def connectivity_figure(study: Study, folder: Path) -> FigureFile:
     """Recall, re-derivation and post-attack recall against the strata, one line per
-    model with its 95% band, the references in black and grey, chance dash-dotted."""
+    model with its 95% band, the references in their report-wide colours, chance
+    dash-dotted."""
     figure = Figure(figsize=(13, 4))
     x = list(range(len(study.strata)))
     ticks = [describe(study, s).removeprefix("stratum ") for s in study.strata]
