@@ -204,6 +204,7 @@ def test_every_section_verdict_reaches_the_summary_and_carries_n_and_ci(tmp_path
         data = v.to_dict()
         assert set(data) == {
             "claim", "subject", "statement", "value", "ci", "n", "threshold", "holds",
+            "half_width",
         }  # fmt: skip
         assert isinstance(data["n"], int)
         json.dumps(data)
