@@ -175,7 +175,16 @@ def _bars(index: RowIndex, models: Sequence[ModelId], names: dict[ModelId, str])
             heights.append(r.value)
             errs[0].append(max(0.0, r.value - r.low))
             errs[1].append(max(0.0, r.high - r.value))
-        ax.bar(xs, heights, width, yerr=errs, capsize=2, label=measure)
+        bars = ax.bar(xs, heights, width, yerr=errs, capsize=2, label=measure)
+        # a bar at 0 has no height: a tick at its value keeps it visible
+        ax.scatter(
+            xs,
+            heights,
+            marker="_",
+            s=60,
+            color=bars.patches[0].get_facecolor() if bars.patches else None,
+            zorder=3,
+        )
     ax.set_xticks(range(len(models)), [names[m] for m in models], rotation=40, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("rate (95% CI)")
