@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterable
 
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from unlearnlab.attacks.relearn import kfold
 from unlearnlab.corpus.corpus import CorpusConfig, build_corpus, cot_trace
 from unlearnlab.corpus.splits import SplitConfig, Splits, make_splits
 from unlearnlab.corpus.templates import (
@@ -126,6 +131,40 @@ def test_forget_targets_follow_from_their_premises(world: World, splits: Splits)
         tree = world.derivation(target, without=forget)
         assert tree is not None, f"{target} is not derivable once every target is removed"
         assert set(premises) <= set(splits.premises)
+
+
+def _people(world: World, facts: Iterable[Fact]) -> set[str]:
+    return {e for f in facts for e in (f.subject, f.object) if world.entity_types[e] == "person"}
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    people=st.integers(40, 90),
+    seed=st.integers(0, 10_000),
+    forget=st.integers(3, 6),
+    split_seed=st.integers(0, 99),
+    k=st.integers(2, 3),
+)
+def test_targets_folds_and_unrelated_facts_are_independent(
+    people: int, seed: int, forget: int, split_seed: int, k: int
+) -> None:
+    world = generate_family(FamilyParams(people=people, seed=seed))
+    try:
+        splits = make_splits(world, SplitConfig(forget=forget, heldout=5, seed=split_seed))
+    except UserError:
+        assume(False)
+    footprint = {t: _people(world, [t, *splits.premises_of[t]]) for t in splits.forget}
+    for a in splits.forget:
+        for b in splits.forget:
+            if a != b:
+                assert not set(splits.premises_of[a]) & set(splits.premises_of[b]), (a, b)
+                assert not _people(world, [a]) & footprint[b], (a, b)
+    folds = kfold(splits.forget, k, split_seed)
+    for i, fold in enumerate(folds):
+        trained = _people(world, [t for j, other in enumerate(folds) if j != i for t in other])
+        assert not trained & set().union(*(footprint[t] for t in fold))
+    involved = set().union(*footprint.values())
+    assert splits.unrelated and not _people(world, splits.unrelated) & involved
 
 
 def test_heldout_composites_are_derivable_without_any_target(world: World, splits: Splits) -> None:
