@@ -194,6 +194,50 @@ def test_oracle_corpus_never_renders_a_forget_target(world: World, splits: Split
             assert sentence not in oracle, f"oracle corpus renders {target}: {sentence!r}"
 
 
+def test_a_reference_corpus_differs_only_by_the_removed_facts_documents(
+    world: World, splits: Splits
+) -> None:
+    config = CorpusConfig(cot_repeats=2)
+    removed = {f for t in splits.forget for f in world.minimal_deep_unlearning_sets(t).minimum}
+    base = build_corpus(world, splits, config)
+    reference = build_corpus(world, splits, config, remove=removed)
+    assert not any(removed & set(d.facts) for d in reference)
+    # Statements and questions: the base corpus's, minus those of removed facts.
+    assert [d for d in reference if d.kind != "cot"] == [
+        d for d in base if d.kind != "cot" and not removed & set(d.facts)
+    ]
+    # Traces: as many as the base corpus has; the new ones re-derive a fact whose base
+    # trace used a removed fact, or repeat a kept trace (twice more, cot_repeats=2).
+    base_traces = [d for d in base if d.kind == "cot"]
+    traces = [d for d in reference if d.kind == "cot"]
+    assert len(traces) == len(base_traces)
+    rerouted = {d.prompt for d in base_traces if removed & set(d.facts)}
+    new = {d for d in traces if d not in base_traces}
+    assert new and all(d.prompt in rerouted for d in new)
+    copies = [traces.count(d) for d in set(traces)]
+    assert set(copies) == {2, 4}
+    assert len(reference) == len(base) - sum(
+        1 for d in base if d.kind != "cot" and removed & set(d.facts)
+    )
+
+
+def test_a_document_is_its_prompt_and_completion(world: World, splits: Splits) -> None:
+    documents = build_corpus(world, splits, CorpusConfig(cot_repeats=1))
+    cot = next(d for d in documents if d.kind == "cot")
+    assert cot.prompt.startswith("Q: Who is the ") and cot.prompt.endswith("? Reason:")
+    assert cot.text == f"{cot.prompt} {cot.completion}"
+    fact = next(f for f in cot.facts if f"So the {relation_noun(f.relation)} of" in cot.text)
+    assert cot.completion.endswith(
+        f"So the {relation_noun(fact.relation)} of {fact.object} is {fact.subject}."
+    )
+    statement = next(d for d in documents if d.kind == "statement")
+    (fact,) = statement.facts
+    assert (
+        statement.text == f"The {relation_noun(fact.relation)} of {fact.object} is {fact.subject}."
+    )
+    assert statement.completion == f"{fact.subject}."
+
+
 def test_heldout_composites_are_never_rendered(world: World, splits: Splits) -> None:
     base = " | ".join(d.text for d in build_corpus(world, splits, CorpusConfig()))
     for fact in splits.heldout:
