@@ -114,12 +114,16 @@ def test_cot_trace_walks_from_the_question_to_the_answer() -> None:
 
 
 def test_splits_are_disjoint_and_cover_the_base_facts(world: World, splits: Splits) -> None:
-    roles = [set(getattr(splits, r)) for r in Splits.ROLES]
-    assert sum(len(r) for r in roles) == len(set().union(*roles))
-    stated_roles = set().union(*roles[:5])
+    roles = {r: set(getattr(splits, r)) for r in Splits.ROLES}
+    assert sum(len(r) for r in roles.values()) == len(set().union(*roles.values()))
+    stated_roles = set().union(*(facts for r, facts in roles.items() if r != "heldout"))
     assert stated_roles == set(world.base_facts)
     assert not set(splits.heldout) & world.stated
     assert len(splits.forget) == 10 and len(splits.heldout) == 40
+    assert len(splits.retain_heldout) == 30 and len(splits.retain) >= 30
+    assert (
+        splits.retain_heldout == make_splits(world, SplitConfig(forget=10, seed=1)).retain_heldout
+    )
 
 
 def test_forget_targets_follow_from_their_premises(world: World, splits: Splits) -> None:

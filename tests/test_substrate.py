@@ -10,12 +10,18 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from unlearnlab.cli import main
 from unlearnlab.corpus.corpus import cot_trace
-from unlearnlab.corpus.templates import CONVERSE_TEMPLATE, FRAMES, relation_texts, render
+from unlearnlab.corpus.templates import (
+    CANONICAL,
+    CONVERSE_TEMPLATE,
+    FRAMES,
+    relation_texts,
+    render,
+)
 from unlearnlab.errors import UserError
 from unlearnlab.experiments import substrate as substrate_module
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import build_substrate, train_reference_model
-from unlearnlab.methods.data import forget_facts, unlearn_pairs
+from unlearnlab.methods.data import fact_pairs, forget_facts, unlearn_pairs
 from unlearnlab.models.store import ModelStore
 
 TINY = [
@@ -160,3 +166,9 @@ def test_forget_rows_are_the_documents_the_oracle_drops(choice: str, role: str) 
         trace = cot_trace(world, target, texts)
         assert trace is not None and trace.text in dropped and trace.text not in retained
     assert not retained & dropped
+    # Held-out retain facts are trained in the base corpus but in no retain loss.
+    held = substrate.splits.retain_heldout
+    assert held and not {f"{p} {a}" for p, a, _ in fact_pairs(held, texts)} & retained
+    assert {render(f, texts[f.relation], CANONICAL).text for f in held} <= {
+        d.text for d in substrate.corpus
+    }

@@ -8,10 +8,12 @@
   individuals that no target and no premise names;
 - ``retain``: every other stated base fact;
 - ``heldout``: derived facts never stated, and never rendered in any form, whose
-  derivations avoid every target (to measure reasoning, not memory).
+  derivations avoid every target (to measure reasoning, not memory);
+- ``retain_heldout``: stated facts drawn from the retain facts that are in the training
+  corpus but in no unlearning retain loss, so their retention is measured held out.
 
-The first five are disjoint and cover the stated base facts; ``heldout`` is disjoint
-from all stated facts.
+The stated roles (all but ``heldout``) are disjoint and cover the stated base facts;
+``heldout`` is disjoint from all stated facts.
 
 Targets drawn without strata are independent: no two share a premise, and no target
 names an individual (an entity of a type that is the subject of some fact, such as a
@@ -93,6 +95,12 @@ class SplitConfig(BaseModel):
 
     forget: int = Field(20, ge=1, description="number of forget targets (without strata)")
     heldout: int = Field(100, ge=0, description="number of held-out composites")
+    retain_heldout: int = Field(
+        30,
+        ge=0,
+        description="retain facts kept out of every unlearning retain loss (at most half "
+        "of the retain facts), to measure retention held out",
+    )
     target_relations: tuple[str, ...] | None = Field(
         None,
         description="relations targets and held-out composites are drawn from; default: "
@@ -140,8 +148,10 @@ class Splits:
     premises_of: dict[Fact, tuple[Fact, ...]] = field(default_factory=dict)
     strata: dict[str, tuple[Fact, ...]] = field(default_factory=dict)
     """With stratified targets: the forget targets of each stratum, by stratum name."""
+    retain_heldout: tuple[Fact, ...] = ()
+    """Retain facts of no unlearning retain loss (see the module docstring)."""
 
-    ROLES = ("forget", "premises", "neighbours", "retain", "unrelated", "heldout")
+    ROLES = ("forget", "premises", "neighbours", "retain", "unrelated", "heldout", "retain_heldout")
 
     def role_of(self) -> dict[Fact, str]:
         """Each fact's role."""
@@ -340,6 +350,8 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
             unrelated.append(fact)
         else:
             retain.append(fact)
+    draw = random.Random(f"retain-heldout:{config.seed}")
+    held = set(draw.sample(retain, min(config.retain_heldout, len(retain) // 2)))
     pool = sorted(f for f in world.derived_facts if f.relation in relations)
     rng.shuffle(pool)
     heldout = []
@@ -353,9 +365,10 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
         tuple(forget),
         tuple(premises),
         tuple(neighbours),
-        tuple(retain),
+        tuple(f for f in retain if f not in held),
         tuple(unrelated),
         tuple(sorted(heldout)),
         premises_of,
         strata,
+        tuple(sorted(held)),
     )

@@ -6,8 +6,8 @@ that a reference corpus without the forget set drops (:func:`unlearnlab.corpus.c
 dropped_documents`): the statements in every training phrasing, the questions and the
 chain-of-thought traces that mention a forgotten fact, each once, as a (prompt, rest)
 pair with loss on the rest. So a method unlearns exactly the data the oracle never saw.
-Retain data is every other stated fact that is not background, in its training phrasings
-and question form (:func:`fact_pairs`).
+Retain data is every other stated fact that is not background or held out of the retain
+loss, in its training phrasings and question form (:func:`fact_pairs`).
 
 In a world with synthesis routes, the forget rows are the forgotten facts' statements and
 questions plus the trace of every route whose steps are all forgotten, and the trace of
@@ -64,8 +64,10 @@ def forget_facts(substrate: Substrate, choice: ForgetSet, deep_set: int | None) 
 
 
 def retain_facts(substrate: Substrate, forget: Sequence[Fact]) -> tuple[Fact, ...]:
-    """Stated, non-background facts that are not forgotten (premises and neighbours too)."""
-    removed = set(forget) | set(substrate.world.background_facts)
+    """Stated, non-background facts that are neither forgotten nor held out of the retain
+    loss (``splits.retain_heldout``); premises and neighbours are retained too."""
+    held = set(substrate.splits.retain_heldout)
+    removed = set(forget) | set(substrate.world.background_facts) | held
     return tuple(f for f in substrate.world.base_facts if f not in removed)
 
 

@@ -1,8 +1,8 @@
 """The full probe suite on one model: every probe on its splits, as tidy rows.
 
-Split names (stable): ``forget``, ``premise``, ``neighbour``, ``retain``, ``unrelated``
-(stated facts, by role), ``heldout_composite`` (derived facts never shown) and
-``unrelated_composite`` (:func:`~unlearnlab.probes.rederivation.unrelated_composites`).
+Split names (stable): ``forget``, ``premise``, ``neighbour``, ``retain``, ``unrelated``,
+``retain_heldout`` (stated facts, by role), ``heldout_composite`` (derived facts never
+shown) and ``unrelated_composite`` (:func:`~unlearnlab.probes.rederivation.unrelated_composites`).
 Forget targets and premises are probed in full; the larger splits are sampled.
 ``SuiteConfig.families`` picks the probe families that run (``recall.*``, ``rederive.*``,
 ``output.*``, ``hidden.*``, ``deep.*``; all by default).
@@ -44,6 +44,7 @@ FACT_SPLITS = {
     "neighbour": "neighbours",
     "retain": "retain",
     "unrelated": "unrelated",
+    "retain_heldout": "retain_heldout",
 }
 """Stable split name -> attribute of :class:`~unlearnlab.corpus.splits.Splits`."""
 Family = Literal["recall", "rederive", "output", "hidden", "deep"]
