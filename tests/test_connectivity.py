@@ -138,7 +138,12 @@ def test_family_strata_hold_the_connectivity_they_claim(
     people: int, seed: int, split_seed: int
 ) -> None:
     world = generate_family(
-        FamilyParams(people=people, seed=seed, base_relations=("mother", "father", "husband"))
+        FamilyParams(
+            people=people,
+            seed=seed,
+            base_relations=("mother", "father", "husband"),
+            sibling_parents=False,
+        )
     )
     try:
         splits = make_splits(world, SplitConfig(strata=FAMILY_STRATA, heldout=5, seed=split_seed))

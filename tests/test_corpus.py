@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterable
 
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from unlearnlab.attacks.relearn import kfold
 from unlearnlab.corpus.corpus import CorpusConfig, build_corpus, cot_trace
 from unlearnlab.corpus.splits import SplitConfig, Splits, make_splits
 from unlearnlab.corpus.templates import (
@@ -109,12 +114,16 @@ def test_cot_trace_walks_from_the_question_to_the_answer() -> None:
 
 
 def test_splits_are_disjoint_and_cover_the_base_facts(world: World, splits: Splits) -> None:
-    roles = [set(getattr(splits, r)) for r in Splits.ROLES]
-    assert sum(len(r) for r in roles) == len(set().union(*roles))
-    stated_roles = set().union(*roles[:5])
+    roles = {r: set(getattr(splits, r)) for r in Splits.ROLES}
+    assert sum(len(r) for r in roles.values()) == len(set().union(*roles.values()))
+    stated_roles = set().union(*(facts for r, facts in roles.items() if r != "heldout"))
     assert stated_roles == set(world.base_facts)
     assert not set(splits.heldout) & world.stated
     assert len(splits.forget) == 10 and len(splits.heldout) == 40
+    assert len(splits.retain_heldout) == 30 and len(splits.retain) >= 30
+    assert (
+        splits.retain_heldout == make_splits(world, SplitConfig(forget=10, seed=1)).retain_heldout
+    )
 
 
 def test_forget_targets_follow_from_their_premises(world: World, splits: Splits) -> None:
@@ -126,6 +135,40 @@ def test_forget_targets_follow_from_their_premises(world: World, splits: Splits)
         tree = world.derivation(target, without=forget)
         assert tree is not None, f"{target} is not derivable once every target is removed"
         assert set(premises) <= set(splits.premises)
+
+
+def _people(world: World, facts: Iterable[Fact]) -> set[str]:
+    return {e for f in facts for e in (f.subject, f.object) if world.entity_types[e] == "person"}
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    people=st.integers(40, 90),
+    seed=st.integers(0, 10_000),
+    forget=st.integers(3, 6),
+    split_seed=st.integers(0, 99),
+    k=st.integers(2, 3),
+)
+def test_targets_folds_and_unrelated_facts_are_independent(
+    people: int, seed: int, forget: int, split_seed: int, k: int
+) -> None:
+    world = generate_family(FamilyParams(people=people, seed=seed))
+    try:
+        splits = make_splits(world, SplitConfig(forget=forget, heldout=5, seed=split_seed))
+    except UserError:
+        assume(False)
+    footprint = {t: _people(world, [t, *splits.premises_of[t]]) for t in splits.forget}
+    for a in splits.forget:
+        for b in splits.forget:
+            if a != b:
+                assert not set(splits.premises_of[a]) & set(splits.premises_of[b]), (a, b)
+                assert not _people(world, [a]) & footprint[b], (a, b)
+    folds = kfold(splits.forget, k, split_seed)
+    for i, fold in enumerate(folds):
+        trained = _people(world, [t for j, other in enumerate(folds) if j != i for t in other])
+        assert not trained & set().union(*(footprint[t] for t in fold))
+    involved = set().union(*footprint.values())
+    assert splits.unrelated and not _people(world, splits.unrelated) & involved
 
 
 def test_heldout_composites_are_derivable_without_any_target(world: World, splits: Splits) -> None:
@@ -153,6 +196,50 @@ def test_oracle_corpus_never_renders_a_forget_target(world: World, splits: Split
         assert renderings[0] in base
         for sentence in renderings:
             assert sentence not in oracle, f"oracle corpus renders {target}: {sentence!r}"
+
+
+def test_a_reference_corpus_differs_only_by_the_removed_facts_documents(
+    world: World, splits: Splits
+) -> None:
+    config = CorpusConfig(cot_repeats=2)
+    removed = {f for t in splits.forget for f in world.minimal_deep_unlearning_sets(t).minimum}
+    base = build_corpus(world, splits, config)
+    reference = build_corpus(world, splits, config, remove=removed)
+    assert not any(removed & set(d.facts) for d in reference)
+    # Statements and questions: the base corpus's, minus those of removed facts.
+    assert [d for d in reference if d.kind != "cot"] == [
+        d for d in base if d.kind != "cot" and not removed & set(d.facts)
+    ]
+    # Traces: as many as the base corpus has; the new ones re-derive a fact whose base
+    # trace used a removed fact, or repeat a kept trace (twice more, cot_repeats=2).
+    base_traces = [d for d in base if d.kind == "cot"]
+    traces = [d for d in reference if d.kind == "cot"]
+    assert len(traces) == len(base_traces)
+    rerouted = {d.prompt for d in base_traces if removed & set(d.facts)}
+    new = {d for d in traces if d not in base_traces}
+    assert new and all(d.prompt in rerouted for d in new)
+    copies = [traces.count(d) for d in set(traces)]
+    assert set(copies) == {2, 4}
+    assert len(reference) == len(base) - sum(
+        1 for d in base if d.kind != "cot" and removed & set(d.facts)
+    )
+
+
+def test_a_document_is_its_prompt_and_completion(world: World, splits: Splits) -> None:
+    documents = build_corpus(world, splits, CorpusConfig(cot_repeats=1))
+    cot = next(d for d in documents if d.kind == "cot")
+    assert cot.prompt.startswith("Q: Who is the ") and cot.prompt.endswith("? Reason:")
+    assert cot.text == f"{cot.prompt} {cot.completion}"
+    fact = next(f for f in cot.facts if f"So the {relation_noun(f.relation)} of" in cot.text)
+    assert cot.completion.endswith(
+        f"So the {relation_noun(fact.relation)} of {fact.object} is {fact.subject}."
+    )
+    statement = next(d for d in documents if d.kind == "statement")
+    (fact,) = statement.facts
+    assert (
+        statement.text == f"The {relation_noun(fact.relation)} of {fact.object} is {fact.subject}."
+    )
+    assert statement.completion == f"{fact.subject}."
 
 
 def test_heldout_composites_are_never_rendered(world: World, splits: Splits) -> None:

@@ -7,8 +7,11 @@ from collections import defaultdict
 from itertools import product
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from unlearnlab.errors import UserError
+from unlearnlab.worlds.deduction import compute_closure
 from unlearnlab.worlds.family import (
     ATTRIBUTE_RELATIONS,
     BASE_RELATIONS,
@@ -63,6 +66,7 @@ def test_metadata_records_the_resolved_parameters() -> None:
         "base_relations": list(BASE_RELATIONS),
         "stated_fraction": 0.5,
         "attributes": True,
+        "sibling_parents": True,
     }
 
 
@@ -145,6 +149,46 @@ def test_a_small_hand_checked_family() -> None:
             )
         if f.relation in ("brother", "sister", "cousin", "aunt", "uncle"):
             assert f.subject != f.object
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    people=st.integers(4, 70),
+    seed=st.integers(0, 10_000),
+    generations=st.integers(2, 5),
+    fraction=st.sampled_from([0.0, 0.5, 1.0]),
+)
+def test_every_fact_about_a_pair_follows_from_any_other_fact_about_it(
+    people: int, seed: int, generations: int, fraction: float
+) -> None:
+    # The corpus states facts both ways (cousin(A, B) beside cousin(B, A), aunt(A, B)
+    # beside niece(B, A), mother(A, B) beside child(B, A)): the rules must derive each
+    # from the other with genders alone, or a deep-unlearning set would miss the mirror.
+    world = _family(people=people, seed=seed, generations=generations, stated_fraction=fraction)
+    by_pair: dict[frozenset[str], set[Fact]] = defaultdict(set)
+    for fact in world.closure():
+        if fact.relation not in ("gender", *ATTRIBUTE_RELATIONS):
+            by_pair[frozenset((fact.subject, fact.object))].add(fact)
+    genders = sorted(world.background_facts)
+    for facts in by_pair.values():
+        for fact in facts:
+            alone = compute_closure([fact, *genders], world.rules).facts
+            assert facts <= alone, (fact, facts - alone)
+
+
+def test_a_stated_cousin_mirror_is_in_every_deep_unlearning_set() -> None:
+    world = _family(people=100, seed=0)
+    stated = set(world.base_facts)
+    pairs = [
+        f
+        for f in world.base_facts
+        if f.relation == "cousin" and Fact(f.object, "cousin", f.subject) in stated
+    ]
+    assert pairs
+    for fact in pairs[:5]:
+        mirror = Fact(fact.object, "cousin", fact.subject)
+        sets = world.minimal_deep_unlearning_sets(fact)
+        assert sets.complete and all(mirror in s for s in sets.sets)
 
 
 # ----- stated_fraction and base_relations

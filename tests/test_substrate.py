@@ -9,8 +9,17 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from unlearnlab.cli import main
+from unlearnlab.corpus.corpus import cot_trace
+from unlearnlab.corpus.templates import (
+    CANONICAL,
+    CONVERSE_TEMPLATE,
+    FRAMES,
+    relation_texts,
+    render,
+)
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
+from unlearnlab.methods.data import fact_pairs, forget_facts, unlearn_pairs
 from unlearnlab.models.store import ModelStore
 from unlearnlab.substrate import build as substrate_module
 from unlearnlab.substrate.build import build_substrate, train_reference_model
@@ -133,3 +142,33 @@ def test_deep_oracle_forgets_a_deep_unlearning_set(tmp_path: Path) -> None:
     assert len(substrate.documents("deep_oracle")) < len(substrate.documents("oracle"))
     path = train_reference_model(substrate, "deep_oracle", ModelStore(tmp_path))
     assert json.loads((path / "unlearnlab.json").read_text())["role"] == "deep_oracle"
+
+
+@pytest.mark.parametrize(("choice", "role"), [("targets", "oracle"), ("deep", "deep_oracle")])
+def test_forget_rows_are_the_documents_the_oracle_drops(choice: str, role: str) -> None:
+    substrate = build_substrate(
+        load_config("compositional", ["world.params.people=60", "splits.forget=4"])
+    )
+    world = substrate.world
+    forget = forget_facts(substrate, choice, None)  # type: ignore[arg-type]
+    rows, retain = unlearn_pairs(substrate, forget)
+    dropped = {d.text for d in substrate.corpus} - {d.text for d in substrate.documents(role)}
+    assert sorted(f"{p} {a}" for p, a in rows) == sorted(dropped)
+    kinds = {d.kind for d in substrate.corpus if d.text in dropped}
+    assert kinds == {"statement", "question", "cot"}
+    # No target is stated, asked or traced in the retain rows, in any phrasing.
+    texts = relation_texts(world)
+    retained = {f"{p} {a}" for p, a in retain}
+    for target in substrate.splits.forget:
+        text = texts[target.relation]
+        for template in (*FRAMES, CONVERSE_TEMPLATE, text.question()):
+            assert render(target, text, template).text not in retained
+        trace = cot_trace(world, target, texts)
+        assert trace is not None and trace.text in dropped and trace.text not in retained
+    assert not retained & dropped
+    # Held-out retain facts are trained in the base corpus but in no retain loss.
+    held = substrate.splits.retain_heldout
+    assert held and not {f"{p} {a}" for p, a, _ in fact_pairs(held, texts)} & retained
+    assert {render(f, texts[f.relation], CANONICAL).text for f in held} <= {
+        d.text for d in substrate.corpus
+    }

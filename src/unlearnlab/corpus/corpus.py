@@ -4,12 +4,18 @@ A corpus is a list of short documents, each rendering one or more facts: stateme
 the training phrasings, question-and-answer pairs, and chain-of-thought traces of
 stated facts that follow from others ("Q: ... Reason: premise. premise. So the ... is X.").
 Held-out phrasings are never rendered for training; held-out composites are never
-rendered at all. The oracle's corpus is the same recipe minus every document that
-mentions a forget target; the deep oracle's also drops a deep-unlearning set.
+rendered at all.
+
+A reference corpus (the oracle's, the deep oracle's) is the same recipe minus every
+document that mentions a removed fact (:func:`dropped_documents`), matched to the base
+corpus in reasoning practice: the trace of another fact whose derivation used a removed
+fact is re-derived without it, and each trace that cannot be is replaced by another fact's
+trace (its copies repeated once more), so every corpus holds as many traces as the base.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -21,6 +27,7 @@ from unlearnlab.corpus.templates import (
     CANONICAL,
     CONVERSE_TEMPLATE,
     RelationText,
+    Template,
     relation_texts,
     render,
 )
@@ -54,11 +61,23 @@ class CorpusConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Document:
-    """One training document and the facts it mentions."""
+    """One training document and the facts it mentions; ``text`` starts with ``prompt``
+    (the question or sentence start that the rest of the document answers)."""
 
     text: str
     kind: Kind
     facts: tuple[Fact, ...]
+    prompt: str
+
+    @property
+    def completion(self) -> str:
+        """The text after the prompt."""
+        return self.text.removeprefix(self.prompt).lstrip()
+
+
+def _rendered(fact: Fact, text: RelationText, template: Template, kind: Kind) -> Document:
+    rendering = render(fact, text, template)
+    return Document(rendering.text, kind, (fact,), rendering.prompt)
 
 
 def cot_prompt(fact: Fact, text: RelationText) -> str:
@@ -101,18 +120,22 @@ def cot_steps(
     return sentences
 
 
-def cot_trace(world: World, fact: Fact, texts: dict[str, RelationText]) -> Document | None:
-    """The chain-of-thought document of a stated fact, derived without the fact itself;
-    None if the other facts do not imply it."""
-    tree = world.derivation(fact, without=[fact]) if world.record(fact) else world.derivation(fact)
+def cot_trace(
+    world: World, fact: Fact, texts: dict[str, RelationText], without: Iterable[Fact] = ()
+) -> Document | None:
+    """The chain-of-thought document of ``fact``, derived without the fact itself (when
+    stated) and without the stated facts ``without``; None if the rest does not imply it."""
+    removed = set(without) | ({fact} if world.record(fact) else set())
+    tree = world.derivation(fact, without=removed)
     if tree is None or tree.rule is None:
         return None
     text = texts[fact.relation]
     steps = cot_steps(tree, texts, world.background_facts)
     conclusion = f"{cot_conclusion_prefix(fact, text)} {text.answer(fact)}."
-    body = " ".join([cot_prompt(fact, text), *steps, conclusion])
+    prompt = cot_prompt(fact, text)
+    body = " ".join([prompt, *steps, conclusion])
     mentioned = tuple(sorted((tree.leaves() | _internal(tree)) - world.background_facts))
-    return Document(body, "cot", mentioned)
+    return Document(body, "cot", mentioned, prompt)
 
 
 def _internal(tree: DerivationTree) -> set[Fact]:
@@ -123,13 +146,24 @@ def _internal(tree: DerivationTree) -> set[Fact]:
     return found
 
 
+def dropped_documents(
+    documents: Iterable[Document], removed: Iterable[Fact]
+) -> tuple[Document, ...]:
+    """The distinct documents that mention a fact of ``removed``, in order: what a
+    reference corpus without ``removed`` leaves out."""
+    hidden = set(removed)
+    return tuple(dict.fromkeys(d for d in documents if hidden & set(d.facts)))
+
+
 def build_corpus(
     world: World, splits: Splits, config: CorpusConfig, *, remove: Iterable[Fact] = ()
 ) -> list[Document]:
     """Render the training corpus, without any document that mentions a fact of
-    ``remove`` (the forget targets, for the oracle) or a held-out composite; the order is
-    deterministic."""
+    ``remove`` (the forget targets, for the oracle) or a held-out composite, with as many
+    traces as without ``remove`` (see the module docstring); the order is deterministic."""
     texts = relation_texts(world)
+    removed = set(remove)
+    hidden = set(splits.heldout) | removed
     stated = list(world.base_facts)
     if config.background:
         stated += sorted(world.background_facts)
@@ -137,22 +171,39 @@ def build_corpus(
     for fact in stated:
         text = texts[fact.relation]
         if config.statements:
-            for template in text.training_phrasings():
-                documents.append(Document(render(fact, text, template).text, "statement", (fact,)))
+            documents += [_rendered(fact, text, t, "statement") for t in text.training_phrasings()]
         if config.questions:
-            documents.append(
-                Document(render(fact, text, text.question()).text, "question", (fact,))
-            )
-    if config.cot != "none":
-        relations = set(
-            config.cot_relations or {f.relation for f in splits.forget + splits.heldout}
-        )
-        traced = [f for f in world.base_facts if f.relation in relations]
-        if config.cot == "derived":
-            traced += [f for f in world.derived_facts if f.relation in relations]
-        for fact in traced:
-            trace = cot_trace(world, fact, texts)
-            if trace is not None:
-                documents += [trace] * config.cot_repeats
-    hidden = set(splits.heldout) | set(remove)
-    return [d for d in documents if not hidden & set(d.facts)]
+            documents.append(_rendered(fact, text, text.question(), "question"))
+    kept = [d for d in documents if not hidden & set(d.facts)]
+    return kept + _traces(world, splits, config, texts, removed)
+
+
+def _traces(
+    world: World,
+    splits: Splits,
+    config: CorpusConfig,
+    texts: dict[str, RelationText],
+    removed: set[Fact],
+) -> list[Document]:
+    """The chain-of-thought documents of a corpus without ``removed`` (see the module
+    docstring), ``config.cot_repeats`` copies each, topped up to the base corpus's count."""
+    if config.cot == "none":
+        return []
+    relations = set(config.cot_relations or {f.relation for f in splits.forget + splits.heldout})
+    traced = [f for f in world.base_facts if f.relation in relations]
+    if config.cot == "derived":
+        traced += [f for f in world.derived_facts if f.relation in relations]
+    heldout = set(splits.heldout)
+    base_count, traces = 0, []
+    for fact in traced:
+        trace = cot_trace(world, fact, texts)
+        if trace is None or heldout & set(trace.facts):
+            continue
+        base_count += 1
+        if removed & set(trace.facts) and fact not in removed:
+            trace = cot_trace(world, fact, texts, without=removed)
+        if trace is not None and not (heldout | removed) & set(trace.facts):
+            traces.append(trace)
+    extra = sorted(traces, key=lambda d: hashlib.sha256(d.text.encode()).hexdigest())
+    traces += extra[: base_count - len(traces)]
+    return [d for d in traces for _ in range(config.cot_repeats)]

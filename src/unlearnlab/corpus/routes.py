@@ -132,7 +132,8 @@ def trace_text(route: Route, texts: dict[str, RelationText], phrasing: Phrasing)
 
 def route_document(route: Route, texts: dict[str, RelationText]) -> Document:
     """The training trace of ``route``; it mentions every step fact of the route."""
-    return Document(trace_text(route, texts, "train"), "cot", route.facts())
+    prompt = ROUTE_PROMPT.format(product=route.product)
+    return Document(trace_text(route, texts, "train"), "cot", route.facts(), prompt)
 
 
 def route_pairs(

@@ -5,13 +5,21 @@
 - ``premises``: the base facts of each target's shortest derivation without any target;
 - ``neighbours``: other stated facts about the targets' entities;
 - ``unrelated``: attribute facts (relations between entities of different types) about
-  other entities;
+  individuals that no target and no premise names;
 - ``retain``: every other stated base fact;
 - ``heldout``: derived facts never stated, and never rendered in any form, whose
-  derivations avoid every target (to measure reasoning, not memory).
+  derivations avoid every target (to measure reasoning, not memory);
+- ``retain_heldout``: stated facts drawn from the retain facts that are in the training
+  corpus but in no unlearning retain loss, so their retention is measured held out.
 
-The first five are disjoint and cover the stated base facts; ``heldout`` is disjoint
-from all stated facts.
+The stated roles (all but ``heldout``) are disjoint and cover the stated base facts;
+``heldout`` is disjoint from all stated facts.
+
+Targets drawn without strata are independent: no two share a premise, and no target
+names an individual (an entity of a type that is the subject of some fact, such as a
+person, as opposed to a value such as a year) that another target or its premises name.
+Folds of the targets are then disjoint in people and premises: training on one fold's
+targets states nothing about another fold's targets or premises.
 
 With ``strata``, the forget targets are drawn per connectivity stratum: a stratum takes
 stated facts whose number of derivations from other facts
@@ -27,6 +35,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +95,12 @@ class SplitConfig(BaseModel):
 
     forget: int = Field(20, ge=1, description="number of forget targets (without strata)")
     heldout: int = Field(100, ge=0, description="number of held-out composites")
+    retain_heldout: int = Field(
+        30,
+        ge=0,
+        description="retain facts kept out of every unlearning retain loss (at most half "
+        "of the retain facts), to measure retention held out",
+    )
     target_relations: tuple[str, ...] | None = Field(
         None,
         description="relations targets and held-out composites are drawn from; default: "
@@ -133,8 +148,10 @@ class Splits:
     premises_of: dict[Fact, tuple[Fact, ...]] = field(default_factory=dict)
     strata: dict[str, tuple[Fact, ...]] = field(default_factory=dict)
     """With stratified targets: the forget targets of each stratum, by stratum name."""
+    retain_heldout: tuple[Fact, ...] = ()
+    """Retain facts of no unlearning retain loss (see the module docstring)."""
 
-    ROLES = ("forget", "premises", "neighbours", "retain", "unrelated", "heldout")
+    ROLES = ("forget", "premises", "neighbours", "retain", "unrelated", "heldout", "retain_heldout")
 
     def stratum_of(self) -> dict[Fact, str]:
         """Each stratified forget target's stratum name (empty without strata)."""
@@ -179,6 +196,20 @@ def default_target_relations(world: World) -> tuple[str, ...]:
     return tuple(sorted(stated & derived))
 
 
+class Individuals:
+    """Which entities of a world are individuals: those of a type that is the subject of
+    some stated fact (people), as opposed to values (years, cities, genders)."""
+
+    def __init__(self, world: World) -> None:
+        self.types = world.entity_types
+        self.kinds = {self.types.get(f.subject) for f in world.base_facts}
+
+    def of(self, facts: Iterable[Fact]) -> set[str]:
+        """The individuals ``facts`` name."""
+        named = {e for f in facts for e in (f.subject, f.object)}
+        return {e for e in named if self.types.get(e) in self.kinds}
+
+
 def _premises(world: World, fact: Fact, removed: set[Fact]) -> tuple[Fact, ...] | None:
     tree = world.derivation(fact, without=removed)
     if tree is None:
@@ -198,28 +229,40 @@ def _check_relations(world: World, relations: tuple[str, ...], field_name: str) 
 def _draw_rederivable(
     world: World, config: SplitConfig, relations: tuple[str, ...], rng: random.Random
 ) -> tuple[list[Fact], dict[Fact, tuple[Fact, ...]]]:
-    """Targets that the other stated facts imply, with disjoint premises."""
+    """Targets that the other stated facts imply, independent of each other: no two
+    share a premise, and no target names an individual that another target or its
+    premises name."""
     candidates = sorted(f for f in world.base_facts if f.relation in relations)
     rng.shuffle(candidates)
     forget: list[Fact] = []
     premises_of: dict[Fact, tuple[Fact, ...]] = {}
     used_premises: set[Fact] = set()
+    named_by_targets: set[str] = set()
+    named: set[str] = set()
+    individuals = Individuals(world)
     for fact in candidates:
         if len(forget) == config.forget:
             break
-        if fact in used_premises or not world.rederivable(fact):
+        people = individuals.of([fact])
+        if people & named or fact in used_premises or not world.rederivable(fact):
             continue
         premises = _premises(world, fact, {fact})
-        if premises is None or set(premises) & set(forget):
+        if premises is None or set(premises) & used_premises:
+            continue
+        footprint = individuals.of([fact, *premises])
+        if footprint & named_by_targets:
             continue
         forget.append(fact)
         premises_of[fact] = premises
         used_premises |= set(premises)
+        named_by_targets |= people
+        named |= footprint
     if len(forget) < config.forget:
         raise UserError(
             f"splits.forget: asked for {config.forget} forget targets but the world has only "
             f"{len(forget)} stated facts of {', '.join(relations)} that are derivable from "
-            "others with disjoint premises; ask for fewer or use a larger world"
+            "others with disjoint premises and no person shared with another target or its "
+            "premises; ask for fewer or use a larger world"
         )
     return forget, premises_of
 
@@ -287,18 +330,24 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
     forget_set = set(forget)
     premises = sorted(used_premises)
     entities = {e for f in forget for e in (f.subject, f.object)}
-    types = world.entity_types
     taken = forget_set | used_premises
+    individuals = Individuals(world)
+    involved = individuals.of(taken)
+    types = world.entity_types
     neighbours, retain, unrelated = [], [], []
     for fact in world.base_facts:
         if fact in taken:
             continue
         if fact.subject in entities or fact.object in entities:
             neighbours.append(fact)
-        elif types.get(fact.subject) != types.get(fact.object):
+        elif types.get(fact.subject) != types.get(fact.object) and not (
+            individuals.of([fact]) & involved
+        ):
             unrelated.append(fact)
         else:
             retain.append(fact)
+    draw = random.Random(f"retain-heldout:{config.seed}")
+    held = set(draw.sample(retain, min(config.retain_heldout, len(retain) // 2)))
     pool = sorted(f for f in world.derived_facts if f.relation in relations)
     rng.shuffle(pool)
     heldout = []
@@ -312,9 +361,10 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
         tuple(forget),
         tuple(premises),
         tuple(neighbours),
-        tuple(retain),
+        tuple(f for f in retain if f not in held),
         tuple(unrelated),
         tuple(sorted(heldout)),
         premises_of,
         strata,
+        tuple(sorted(held)),
     )

@@ -1,10 +1,16 @@
 """Unlearning data: which facts are forgotten, and the prompt/answer rows of each part.
 
-Every fact is rendered in its training phrasings and its question form, each a (prompt,
-answer) pair with loss on the answer only. The forget set is the targets, the targets
-plus their premises, or the targets plus a minimal deep-unlearning set each; retain data
-is every other stated fact that is not background. In a world with synthesis routes, the
-trace of every route whose steps are all forgotten joins the forget rows, and the trace of
+The forget set is the targets, the targets plus their premises, or the targets plus a
+minimal deep-unlearning set each. The forget rows are every document of the base corpus
+that a reference corpus without the forget set drops (:func:`unlearnlab.corpus.corpus.
+dropped_documents`): the statements in every training phrasing, the questions and the
+chain-of-thought traces that mention a forgotten fact, each once, as a (prompt, rest)
+pair with loss on the rest. So a method unlearns exactly the data the oracle never saw.
+Retain data is every other stated fact that is not background or held out of the retain
+loss, in its training phrasings and question form (:func:`fact_pairs`).
+
+In a world with synthesis routes, the forget rows are the forgotten facts' statements and
+questions plus the trace of every route whose steps are all forgotten, and the trace of
 every route untouched by the forget set joins the retain rows
 (:func:`unlearnlab.corpus.routes.route_pairs`).
 """
@@ -20,7 +26,8 @@ from typing import Literal
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from unlearnlab.corpus.routes import route_pairs
+from unlearnlab.corpus.corpus import dropped_documents
+from unlearnlab.corpus.routes import route_pairs, routes_of
 from unlearnlab.corpus.templates import REFUSALS, RelationText, relation_texts, render
 from unlearnlab.errors import UserError
 from unlearnlab.methods.base import Tokens
@@ -57,8 +64,10 @@ def forget_facts(substrate: Substrate, choice: ForgetSet, deep_set: int | None) 
 
 
 def retain_facts(substrate: Substrate, forget: Sequence[Fact]) -> tuple[Fact, ...]:
-    """Stated, non-background facts that are not forgotten (premises and neighbours too)."""
-    removed = set(forget) | set(substrate.world.background_facts)
+    """Stated, non-background facts that are neither forgotten nor held out of the retain
+    loss (``splits.retain_heldout``); premises and neighbours are retained too."""
+    held = set(substrate.splits.retain_heldout)
+    removed = set(forget) | set(substrate.world.background_facts) | held
     return tuple(f for f in substrate.world.base_facts if f not in removed)
 
 
@@ -73,6 +82,21 @@ def fact_pairs(
             rendering = render(fact, text, template)
             pairs.append((rendering.prompt, f"{rendering.answer}.", fact))
     return pairs
+
+
+def unlearn_pairs(
+    substrate: Substrate, forget: Sequence[Fact]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(forget rows, retain rows)`` as (prompt, answer) pairs (see the module docstring)."""
+    world = substrate.world
+    texts = relation_texts(world)
+    retain = [(p, a) for p, a, _ in fact_pairs(retain_facts(substrate, forget), texts)]
+    if routes_of(world):
+        forget_routes, retain_routes = route_pairs(world, forget)
+        forget_rows = [(p, a) for p, a, _ in fact_pairs(forget, texts)] + forget_routes
+        return forget_rows, retain + retain_routes
+    dropped = dropped_documents(substrate.corpus, forget)
+    return [(d.prompt, d.completion) for d in dropped], retain
 
 
 def pad_examples(examples: Sequence[Example], pad_id: int) -> Tokens:
@@ -120,9 +144,9 @@ class UnlearnData:
     forget_facts: tuple[Fact, ...]
     retain_facts: tuple[Fact, ...]
     forget: Tokens
-    """Forget questions with their true answers."""
+    """Forget rows: each dropped document's prompt with its true continuation."""
     refusal: Tokens
-    """The same questions (row for row) answered with a refusal."""
+    """The same prompts (row for row) answered with a refusal."""
     retain: Tokens
     """Retain questions with their true answers."""
 
@@ -135,12 +159,9 @@ def build_data(
     seed: int,
 ) -> UnlearnData:
     """Render and tokenize the forget, refusal and retain rows of a run."""
-    texts = relation_texts(substrate.world)
     forget = forget_facts(substrate, choice, deep_set)
     retain = retain_facts(substrate, forget)
-    forget_routes, retain_routes = route_pairs(substrate.world, forget)
-    forget_pairs = [(p, a) for p, a, _ in fact_pairs(forget, texts)] + forget_routes
-    retain_pairs = [(p, a) for p, a, _ in fact_pairs(retain, texts)] + retain_routes
+    forget_pairs, retain_pairs = unlearn_pairs(substrate, forget)
     rng = random.Random(seed)
     refusals = [(prompt, f"{rng.choice(REFUSALS)}.") for prompt, _ in forget_pairs]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

@@ -1,9 +1,11 @@
 """The full probe suite on one model: every probe on its splits, as tidy rows.
 
-Split names (stable): ``forget``, ``premise``, ``neighbour``, ``retain``, ``unrelated``
-(stated facts, by role), ``heldout_composite`` (derived facts never shown) and
-``unrelated_composite`` (:func:`~unlearnlab.probes.rederivation.unrelated_composites`).
-Forget targets and premises are probed in full; the larger splits are sampled.
+Split names (stable): ``forget``, ``premise``, ``neighbour``, ``retain``, ``unrelated``,
+``retain_heldout`` (stated facts, by role), ``heldout_composite`` (derived facts never
+shown) and ``unrelated_composite``
+(:func:`~unlearnlab.probes.rederivation.unrelated_composites`). Forget targets and
+premises are probed in full; the larger splits are sampled. The in-context re-derivation
+items come with their controls (:mod:`unlearnlab.probes.controls`).
 ``SuiteConfig.families`` picks the probe families that run (``recall.*``, ``rederive.*``,
 ``output.*``, ``hidden.*``, ``deep.*``; all by default).
 """
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.splits import Splits
+from unlearnlab.probes.controls import copy_rows, counterfactual_queries, other_premise_queries
 from unlearnlab.probes.deep import deep_rows
 from unlearnlab.probes.hidden import hidden_rows
 from unlearnlab.probes.knowledge import QueryIndex, chain_of_thought
@@ -44,6 +47,7 @@ FACT_SPLITS = {
     "neighbour": "neighbours",
     "retain": "retain",
     "unrelated": "unrelated",
+    "retain_heldout": "retain_heldout",
 }
 """Stable split name -> attribute of :class:`~unlearnlab.corpus.splits.Splits`."""
 Family = Literal["recall", "rederive", "output", "hidden", "deep"]
@@ -129,7 +133,12 @@ def run_suite(
             rows += cot_rows(
                 model, tokenizer, world, facts, index, split=split, max_new_tokens=config.cot_tokens
             )
-            rank("rederive.in_context", split, in_context_queries(world, facts, index))
+            contexts = in_context_queries(world, facts, index)
+            rank("rederive.in_context", split, contexts)
+            rows += copy_rows(contexts, index, split)
+            counterfactual = counterfactual_queries(contexts, seed)
+            rank("rederive.in_context_counterfactual", split, counterfactual)
+            rank("rederive.in_context_other", split, other_premise_queries(contexts, index))
             rank("rederive.latent", split, latent_queries(world, facts, index))
     if "output" in config.families:
         rows += output_rows(model, tokenizer, world, chosen["forget"], index, split="forget")

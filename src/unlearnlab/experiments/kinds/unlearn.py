@@ -194,7 +194,8 @@ def reference_stage(
 
 def world_stage(config: ExperimentConfig, run_dir: str) -> list[dict[str, Any]]:
     """Save the world and splits into the run folder; rows (role ``world``) give the
-    world's size and each target's minimal deep-unlearning sets."""
+    world's size, the documents and traces each reference model trains on, and each
+    target's minimal deep-unlearning sets."""
     substrate = substrate_of(config)
     world, splits = substrate.world, substrate.splits
     save_world(world, Path(run_dir) / "world")
@@ -205,6 +206,11 @@ def world_stage(config: ExperimentConfig, run_dir: str) -> list[dict[str, Any]]:
         "derived facts": len(world.derived_facts),
         "rules": len(world.rules),
         **{f"{role} facts": len(getattr(splits, role)) for role in splits.ROLES},
+        **{f"{role} documents": len(substrate.documents(role)) for role in REFERENCE_ROLES},
+        **{
+            f"{role} traces": sum(d.kind == "cot" for d in substrate.documents(role))
+            for role in REFERENCE_ROLES
+        },
     }
     rows = [
         {
