@@ -19,7 +19,13 @@ from unlearnlab.experiments.substrate import Substrate, build_substrate, train_r
 from unlearnlab.methods import METHODS, Batch, Tokens, handcase, method_create
 from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config
 from unlearnlab.methods.data import UnlearnData, build_data
-from unlearnlab.methods.loop import train_unlearning, unlearn
+from unlearnlab.methods.loop import (
+    at_steps,
+    train_unlearning,
+    unlearn,
+    unlearn_trajectory,
+    unlearning_trajectory,
+)
 from unlearnlab.methods.losses import sequence_logprob
 from unlearnlab.methods.rmu import RMU
 from unlearnlab.models.factory import load_model, load_tokenizer
@@ -287,3 +293,59 @@ def test_unlearn_command_prints_steps_and_the_model_path(tiny, capsys) -> None:
     main(["list", "methods"])
     listing = capsys.readouterr().out
     assert all(name in listing for name in METHODS)
+
+
+@pytest.mark.parametrize(
+    ("name", "adapter"), [("npo", "full"), ("task_vector", "full"), ("ga", "lora")]
+)
+def test_trajectory_checkpoints_equal_runs_stopped_there(tiny, name: str, adapter: str) -> None:
+    _, _, base = tiny
+    config = UnlearnConfig(method=name, adapter=adapter, lr=1e-2, steps=3, seed=1)
+    data = _data(tiny, config)
+
+    def fresh() -> tuple[torch.nn.Module, torch.nn.Module | None]:
+        reference = load_model(base) if METHODS[name].uses_reference else None
+        return load_model(base), reference
+
+    model, reference = fresh()
+    method = method_create(name)
+    points = list(unlearning_trajectory(model, reference, method, data, config, [3, 1, 2]))
+    assert [p.steps for p in points] == [1, 2, 3]
+    assert [len(p.history) for p in points] == [1, 2, 3]
+    for point in points:
+        model, reference = fresh()
+        alone, history, _ = train_unlearning(
+            model, reference, method_create(name), data, at_steps(config, point.steps)
+        )
+        assert history == point.history
+        trained = alone.state_dict()
+        assert all(torch.equal(v, trained[k]) for k, v in point.model.state_dict().items())
+    first, last = points[0].model.state_dict(), points[-1].model.state_dict()
+    assert any(not torch.equal(v, last[k]) for k, v in first.items())
+
+
+def test_an_early_stop_ends_every_later_checkpoint(tiny) -> None:
+    _, _, base = tiny
+    config = UnlearnConfig(method="ga", lr=1e-2, eval_every=1, stop_forget_at=1.0)
+    data = _data(tiny, config)
+    evaluate = lambda model: {"forget_recall": 0.0, "retain_recall": 1.0}  # noqa: E731
+    stopped = list(
+        unlearning_trajectory(
+            load_model(base), None, method_create("ga"), data, config, [2, 4], evaluate
+        )
+    )
+    assert [p.steps for p in stopped] == [2, 4]
+    assert all(len(p.history) == 1 for p in stopped)
+
+
+def test_trajectory_points_are_stored_as_runs_of_their_steps(tiny) -> None:
+    substrate, store, _ = tiny
+    config = UnlearnConfig(method="gd", lr=1e-2, eval_every=1, retain_sample=5, seed=3)
+    points = unlearn_trajectory(substrate, config, [2, 1], store)
+    assert [len(p.history) for p in points] == [2, 1]
+    assert not any(p.cached for p in points)
+    alone = unlearn(substrate, at_steps(config, 1), store)
+    assert alone.cached and alone.key == points[1].key
+    assert [e["step"] for e in alone.evals] == [1, "final"]
+    again = unlearn_trajectory(substrate, config, [1, 2, 3], store)
+    assert [p.cached for p in again] == [True, True, False]

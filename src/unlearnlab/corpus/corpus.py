@@ -2,7 +2,9 @@
 
 A corpus is a list of short documents, each rendering one or more facts: statements in
 the training phrasings, question-and-answer pairs, and chain-of-thought traces of
-stated facts that follow from others ("Q: ... Reason: premise. premise. So the ... is X.").
+stated facts that follow from others ("Q: ... Reason: premise. premise. So the ... is X."),
+and multiple-choice questions (answered by option letter and by option text) on derived
+facts outside every probed split, so that the format itself is known before unlearning.
 Held-out phrasings are never rendered for training; held-out composites are never
 rendered at all. The oracle's corpus is the same recipe minus every document that
 mentions a forget target; the deep oracle's also drops a deep-unlearning set.
@@ -10,6 +12,8 @@ mentions a forget target; the deep oracle's also drops a deep-unlearning set.
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -20,14 +24,16 @@ from unlearnlab.corpus.splits import Splits
 from unlearnlab.corpus.templates import (
     CANONICAL,
     CONVERSE_TEMPLATE,
+    MCQ_LABELS,
     RelationText,
+    mcq_prompt,
     relation_texts,
     render,
 )
 from unlearnlab.worlds.deduction import DerivationTree
 from unlearnlab.worlds.kg import Fact, World
 
-Kind = Literal["statement", "question", "cot"]
+Kind = Literal["statement", "question", "cot", "mcq"]
 COT_PROMPT = "Q: Who is the {noun} of {given}? Reason:"
 COT_ATTRIBUTE_PROMPT = "Q: What is the {noun} of {given}? Reason:"
 COT_CONCLUSION = "So the {noun} of {given} is"
@@ -49,6 +55,12 @@ class CorpusConfig(BaseModel):
     cot_repeats: int = Field(1, ge=1, le=20, description="copies of each trace in the corpus")
     cot_relations: tuple[str, ...] | None = Field(
         None, description="relations that get traces; default: the splits' target relations"
+    )
+    mcq: int = Field(
+        0,
+        ge=0,
+        description="derived facts taught as multiple-choice questions (by letter and by "
+        "text): not held out, derived without any forget target or premise",
     )
 
 
@@ -123,6 +135,49 @@ def _internal(tree: DerivationTree) -> set[Fact]:
     return found
 
 
+def mcq_facts(world: World, splits: Splits, count: int) -> list[Fact]:
+    """Up to ``count`` derived facts that no split holds and no probe asks directly: not
+    held out, and derived without any forget target or premise (so neither they nor the
+    oracle's copy of them tell anything about the targets); their answers are in the
+    chain-of-thought traces already. A fixed sample, sorted."""
+    probed = set(splits.forget) | set(splits.premises)
+    heldout = set(splits.heldout)
+    pool = []
+    for fact in sorted(world.derived_facts):
+        tree = world.derivation(fact)
+        if fact not in heldout and tree is not None and not tree.leaves() & probed:
+            pool.append(fact)
+    return sorted(random.Random("unlearnlab-mcq").sample(pool, min(count, len(pool))))
+
+
+def mcq_documents(world: World, facts: Iterable[Fact]) -> list[Document]:
+    """Two documents per fact: its question with four options (the answer and three
+    entities of its type that are not correct answers, drawn and shuffled per fact),
+    answered by the option's letter, and by its text."""
+    texts = relation_texts(world)
+    answers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for fact in world.closure():
+        text = texts[fact.relation]
+        answers[(fact.relation, text.given(fact))].add(text.answer(fact))
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for entity, kind in sorted(world.entity_types.items()):
+        by_type[kind].append(entity)
+    documents = []
+    for fact in facts:
+        text = texts[fact.relation]
+        question = render(fact, text, text.question())
+        valid = answers[(fact.relation, text.given(fact))]
+        pool = [e for e in by_type[world.entity_types[question.answer]] if e not in valid]
+        rng = random.Random(f"mcq:{fact}")
+        options = [question.answer, *rng.sample(pool, min(len(MCQ_LABELS) - 1, len(pool)))]
+        rng.shuffle(options)
+        prompt = mcq_prompt(question.prompt, MCQ_LABELS, options)
+        letter = MCQ_LABELS[options.index(question.answer)]
+        for answer in (letter, question.answer):
+            documents.append(Document(f"{prompt} {answer}.", "mcq", (fact,)))
+    return documents
+
+
 def build_corpus(
     world: World, splits: Splits, config: CorpusConfig, *, remove: Iterable[Fact] = ()
 ) -> list[Document]:
@@ -154,5 +209,7 @@ def build_corpus(
             trace = cot_trace(world, fact, texts)
             if trace is not None:
                 documents += [trace] * config.cot_repeats
+    if config.mcq:
+        documents += mcq_documents(world, mcq_facts(world, splits, config.mcq))
     hidden = set(splits.heldout) | set(remove)
     return [d for d in documents if not hidden & set(d.facts)]

@@ -119,6 +119,23 @@ class UnlearnConfig(BaseModel):
         """The method's validated hyper-parameters."""
         return get_method(self.method).Params(**self.params)
 
+    def resolved_lr(self) -> float:
+        """The learning rate the run uses: ``lr``, or else the method's default."""
+        return self.lr if self.lr is not None else get_method(self.method).lr
+
+    def resolved_steps(self) -> int:
+        """The number of steps the run takes: ``steps``, or else the method's default."""
+        return self.steps if self.steps is not None else get_method(self.method).steps
+
+    def resolved_point(self) -> dict[str, Any]:
+        """The run's point as resolved, JSON-ready: the method's parameters, ``lr`` and
+        ``steps`` (the ``params`` column of its result rows)."""
+        return {
+            **self.resolved_params().model_dump(mode="json"),
+            "lr": self.resolved_lr(),
+            "steps": self.resolved_steps(),
+        }
+
     def expand(self) -> list[UnlearnConfig]:
         """One config per grid combination (the config itself when there is no grid)."""
         if not self.grid:

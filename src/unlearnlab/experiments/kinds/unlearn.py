@@ -251,9 +251,7 @@ def _unlearned_columns(config: ExperimentConfig, run: UnlearnConfig) -> dict[str
         "role": "unlearned",
         "method": run.method,
         "forget_set": run.forget_set,
-        "params": as_json(
-            {**run.resolved_params().model_dump(mode="json"), "lr": run.lr, "steps": run.steps}
-        ),
+        "params": as_json(run.resolved_point()),
         "passed_params": as_json(run.params),
         "seed": run.seed,
         "config_hash": config.digest(),
