@@ -17,7 +17,7 @@ from unlearnlab.experiments import substrate as substrate_module
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.substrate import Substrate, build_substrate, train_reference_model
 from unlearnlab.methods import METHODS, Batch, Tokens, handcase, method_create
-from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config
+from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config, trajectories
 from unlearnlab.methods.data import UnlearnData, build_data
 from unlearnlab.methods.loop import (
     at_steps,
@@ -349,3 +349,14 @@ def test_trajectory_points_are_stored_as_runs_of_their_steps(tiny) -> None:
     assert [e["step"] for e in alone.evals] == [1, "final"]
     again = unlearn_trajectory(substrate, config, [1, 2, 3], store)
     assert [p.cached for p in again] == [True, True, False]
+
+
+def test_grid_steps_group_into_one_trajectory_per_other_point() -> None:
+    config = UnlearnConfig(method="npo", grid={"steps": [30, 10], "beta": [0.1, 0.2], "lr": [0.01]})
+    groups = trajectories(config.expand())
+    assert [(run.params["beta"], steps) for run, steps in groups] == [
+        (0.1, [30, 10]),
+        (0.2, [30, 10]),
+    ]
+    (default,) = trajectories(UnlearnConfig(method="ga").expand())
+    assert default[1] == [METHODS["ga"].steps]

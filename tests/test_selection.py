@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from unlearnlab.experiments.kinds.unlearn import MethodSpec, UnlearnSettings, attacked_runs
+from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.report.sanity import sanity_verdicts
 from unlearnlab.report.selection import SelectionRule, select, selection_section
 from unlearnlab.report.table import as_json, result_rows
@@ -46,12 +48,16 @@ def _point(forget: float, premise: float, retain: float) -> dict[tuple[str, str]
 ORACLE = _model("oracle", _point(0.3, 1.0, 1.0))
 
 
+def _npo(steps: int) -> dict[str, Any]:
+    return UnlearnConfig(method="npo", lr=0.01, steps=steps).resolved_point()
+
+
 def _npo_grid() -> list[dict]:
     return [
         *ORACLE,
-        *_model("unlearned", _point(0.0, 0.5, 0.6), method="npo", lr=0.01, steps=60),
-        *_model("unlearned", _point(0.2, 0.8, 0.9), method="npo", lr=0.01, steps=30),
-        *_model("unlearned", _point(0.5, 1.0, 1.0), method="npo", lr=0.01, steps=10),
+        *_model("unlearned", _point(0.0, 0.5, 0.6), method="npo", **_npo(60)),
+        *_model("unlearned", _point(0.2, 0.8, 0.9), method="npo", **_npo(30)),
+        *_model("unlearned", _point(0.5, 1.0, 1.0), method="npo", **_npo(10)),
     ]
 
 
@@ -122,3 +128,17 @@ def test_too_few_items_do_not_decide() -> None:
     rows = [r for r in _npo_grid() if r["item"] in ("i0", "i1", "i2")]
     (verdict,) = sanity_verdicts(rows, SelectionRule(margin=1.0))
     assert verdict.holds is None and "too few items" in verdict.statement
+
+
+def test_attacks_target_each_method_s_selected_point() -> None:
+    spec = MethodSpec(
+        method="npo", grid={"steps": [10, 30, 60], "lr": [0.01]}, forget_sets=("targets",)
+    )
+    settings = UnlearnSettings(methods=[spec], selection=SelectionRule(margin=0.2))
+    runs = settings.runs_of(spec)
+    assert [r.steps for r in attacked_runs(runs, _npo_grid(), settings)] == [30]
+    everything = settings.model_copy(update={"attack_points": "all"})
+    assert len(attacked_runs(runs, _npo_grid(), everything)) == 3
+    # No point within the margin: the point of least knowledge is attacked.
+    strict = settings.model_copy(update={"selection": SelectionRule(margin=0.0)})
+    assert [r.steps for r in attacked_runs(runs, _npo_grid(), strict)] == [10]

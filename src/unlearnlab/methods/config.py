@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -151,6 +152,19 @@ class UnlearnConfig(BaseModel):
                     data["params"] = {**data["params"], key: value}
             runs.append(UnlearnConfig(**data))
         return runs
+
+
+def trajectories(runs: Sequence[UnlearnConfig]) -> list[tuple[UnlearnConfig, list[int]]]:
+    """``runs`` grouped by everything but their steps, in first-seen order: each group's
+    first run and the resolved steps of its members, so that one run can stop at each
+    (:func:`unlearnlab.methods.loop.unlearn_trajectory`)."""
+    groups: dict[str, tuple[UnlearnConfig, list[int]]] = {}
+    for run in runs:
+        key = run.model_dump_json(exclude={"steps"})
+        steps = groups.setdefault(key, (run, []))[1]
+        if run.resolved_steps() not in steps:
+            steps.append(run.resolved_steps())
+    return list(groups.values())
 
 
 class UnlearnFile(BaseModel):
