@@ -8,6 +8,7 @@ import pytest
 
 from unlearnlab.experiments.kinds.unlearn import MethodSpec, UnlearnSettings, attacked_runs
 from unlearnlab.methods.config import UnlearnConfig
+from unlearnlab.report.frontier import frontier_section, frontier_verdict
 from unlearnlab.report.sanity import sanity_verdicts
 from unlearnlab.report.selection import SelectionRule, select, selection_section
 from unlearnlab.report.table import as_json, result_rows
@@ -142,3 +143,30 @@ def test_attacks_target_each_method_s_selected_point() -> None:
     # No point within the margin: the point of least knowledge is attacked.
     strict = settings.model_copy(update={"selection": SelectionRule(margin=0.0)})
     assert [r.steps for r in attacked_runs(runs, _npo_grid(), strict)] == [10]
+
+
+def _frontier_rows(npo_knowledge: float) -> list[dict]:
+    oracle = _model("oracle", _point(0.8, 1.0, 1.0) | {("rederive.cot", "forget"): 0.9})
+    npo = _point(0.0, 0.98, 1.0) | {("rederive.cot", "forget"): npo_knowledge}
+    far = _point(0.0, 0.3, 0.5)  # forgets everything, premises destroyed: not matched
+    return [
+        *oracle,
+        *_model("unlearned", npo, method="npo", **_npo(30)),
+        *_model("unlearned", far, method="npo", **_npo(60)),
+    ]
+
+
+def test_frontier_verdict_flips_when_a_method_goes_below_the_oracle(tmp_path) -> None:
+    below = frontier_verdict(_frontier_rows(0.1))
+    assert below.claim == "compositional" and below.holds is True
+    assert below.value == pytest.approx(0.1) and below.threshold == pytest.approx(0.9)
+    level = frontier_verdict(_frontier_rows(0.9))
+    assert level.holds is False and level.value == pytest.approx(0.9)
+    section = frontier_section(_frontier_rows(0.1), tmp_path)
+    assert (tmp_path / "frontier.png").is_file() and section.verdicts == [below]
+
+
+def test_frontier_ignores_points_that_lost_their_premises() -> None:
+    rows = [r for r in _frontier_rows(0.1) if '"steps":30' not in (r["params"] or "")]
+    verdict = frontier_verdict(rows)
+    assert verdict.holds is None and "No grid point keeps premise retention" in verdict.statement
