@@ -214,7 +214,9 @@ def test_mcq_documents_teach_the_probe_format_on_unprobed_facts(
     assert facts and not set(facts) & (set(splits.heldout) | set(world.base_facts))
     assert all(not world.derivation(f).leaves() & probed for f in facts)
     docs = [d for d in build_corpus(world, splits, CorpusConfig(mcq=5)) if d.kind == "mcq"]
-    assert len(docs) == 10
+    assert len(docs) == 40
+    labels = {d.text.removesuffix(".").rsplit(" ", 1)[1] for d in docs[:8:2]}
+    assert labels == set(MCQ_LABELS)  # the answer once under each label
     texts = relation_texts(world)
     index = QueryIndex.build(world)
     letter, text = docs[0].text, docs[1].text

@@ -151,9 +151,9 @@ def mcq_facts(world: World, splits: Splits, count: int) -> list[Fact]:
 
 
 def mcq_documents(world: World, facts: Iterable[Fact]) -> list[Document]:
-    """Two documents per fact: its question with four options (the answer and three
-    entities of its type that are not correct answers, drawn and shuffled per fact),
-    answered by the option's letter, and by its text."""
+    """Eight documents per fact: its question with four options (the answer and three
+    entities of its type that are not correct answers, drawn per fact and variant), the
+    answer once under each label, each answered by the option's letter and by its text."""
     texts = relation_texts(world)
     answers: dict[tuple[str, str], set[str]] = defaultdict(set)
     for fact in world.closure():
@@ -169,12 +169,13 @@ def mcq_documents(world: World, facts: Iterable[Fact]) -> list[Document]:
         valid = answers[(fact.relation, text.given(fact))]
         pool = [e for e in by_type[world.entity_types[question.answer]] if e not in valid]
         rng = random.Random(f"mcq:{fact}")
-        options = [question.answer, *rng.sample(pool, min(len(MCQ_LABELS) - 1, len(pool)))]
-        rng.shuffle(options)
-        prompt = mcq_prompt(question.prompt, MCQ_LABELS, options)
-        letter = MCQ_LABELS[options.index(question.answer)]
-        for answer in (letter, question.answer):
-            documents.append(Document(f"{prompt} {answer}.", "mcq", (fact,)))
+        for position in range(len(MCQ_LABELS)):
+            options = rng.sample(pool, min(len(MCQ_LABELS) - 1, len(pool)))
+            options.insert(min(position, len(options)), question.answer)
+            prompt = mcq_prompt(question.prompt, MCQ_LABELS, options)
+            label = MCQ_LABELS[options.index(question.answer)]
+            for answer in (label, question.answer):
+                documents.append(Document(f"{prompt} {answer}.", "mcq", (fact,)))
     return documents
 
 
