@@ -116,6 +116,14 @@ def test_a_refusal_method_is_checked_at_its_selected_point() -> None:
     rows = [*ORACLE, *_idk(0.9, 0.5, 30), *_idk(0.1, 1.0, 10)]
     (bad,) = sanity_verdicts(rows, SelectionRule(margin=0.6))
     assert bad.holds is False and "did not converge" in bad.statement
+    # Refuses with its retain recall intact, but its premises fell beyond the margin.
+    measures = _point(1.0, 0.5, 1.0) | {
+        ("output.refusal", "forget"): 0.9,
+        ("output.correct", "forget"): 0.1,
+    }
+    rows = [*ORACLE, *_model("unlearned", measures, method="idk", steps=30)]
+    (unmatched,) = sanity_verdicts(rows, SelectionRule(margin=0.1))
+    assert unmatched.holds is None and "no point of its grid meets" in unmatched.statement
 
 
 def test_a_preference_method_needs_its_refusal_ranked_first() -> None:

@@ -110,12 +110,13 @@ def sanity_verdict(
     retains = {p.model: index.rate(p.model, *RETAIN) for p in points}
     measured = [p for p in points if rates[p.model] is not None]
     passing = [p for p in measured if bar.passes(rates[p.model], retains[p.model])]
-    if bar.anywhere:
+    unselected = not bar.anywhere and chosen is None
+    if bar.anywhere or unselected:
         pool = passing or measured
         best = max if bar.at_least else min
         shown = best(pool, key=lambda p: rates[p.model].value) if pool else None
     else:
-        shown = chosen if chosen is not None and rates.get(chosen.model) is not None else None
+        shown = chosen if rates.get(chosen.model) is not None else None
     rate = rates[shown.model] if shown is not None else None
     if rate is None or too_few(rate.n):
         n = 0 if rate is None else rate.n
@@ -129,8 +130,14 @@ def sanity_verdict(
             bar.threshold,
             None,
         )
-    holds = shown in passing
-    if holds:
+    holds: bool | None = shown in passing
+    if unselected and passing:
+        holds = None
+        statement = (
+            f"{subject} passes its bar at {len(passing)} grid point(s) ({short(rate)}, "
+            f"n = {rate.n}) but no point of its grid meets the selection rule."
+        )
+    elif holds:
         statement = f"{subject} {bar.what}: {short(rate)} (n = {rate.n})."
     elif passing:
         statement = (
