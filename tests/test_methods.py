@@ -276,7 +276,7 @@ def test_unlearn_command_prints_steps_and_the_model_path(tiny, capsys) -> None:
             "--store",
             str(store.root),
             "--set",
-            "unlearn.steps=2",
+            "unlearn.grid.steps=[1, 2]",
             "--set",
             "unlearn.eval_every=2",
             "--set",
@@ -288,8 +288,9 @@ def test_unlearn_command_prints_steps_and_the_model_path(tiny, capsys) -> None:
         ]
     )
     out, err = capsys.readouterr()
+    # Two runs (one per beta), each stopped after 1 and 2 steps.
     assert out.count("forget_nll") == 2 and out.count("forget recall") == 2
-    assert err.count("model: ") == 2
+    assert err.count("model after 1 steps: ") == 2 and err.count("model after 2 steps: ") == 2
     main(["list", "methods"])
     listing = capsys.readouterr().out
     assert all(name in listing for name in METHODS)
