@@ -30,6 +30,8 @@ from unlearnlab.methods.losses import sequence_logprob
 from unlearnlab.methods.rmu import RMU
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
+from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.outputs import output_rows
 
 TINY = [
     "world.params.people=30",
@@ -361,3 +363,20 @@ def test_grid_steps_group_into_one_trajectory_per_other_point() -> None:
     ]
     (default,) = trajectories(UnlearnConfig(method="ga").expand())
     assert default[1] == [METHODS["ga"].steps]
+
+
+def test_refusal_training_makes_the_refusal_preferred(tiny) -> None:
+    substrate, _, base = tiny
+    config = UnlearnConfig(method="idk", params={"alpha": 0.0}, lr=3e-2, steps=60)
+    final, _, _ = train_unlearning(
+        load_model(base), None, method_create("idk", alpha=0.0), _data(tiny, config), config
+    )
+    index = QueryIndex.build(substrate.world)
+    forget = list(substrate.splits.forget)
+
+    def preferred(model: torch.nn.Module) -> list[bool]:
+        rows = output_rows(model, load_tokenizer(base), substrate.world, forget, index, split="f")
+        return [r.correct for r in rows if r.probe == "output.prefers_refusal"]
+
+    assert not any(preferred(load_model(base)))
+    assert all(preferred(final)) and len(preferred(final)) == len(forget)
