@@ -34,6 +34,7 @@ from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.outputs import output_rows
 
 TINY = [
+    "corpus.mcq=0",  # checked on this seeded tiny world without MCQ documents
     "world.params.people=30",
     "splits.forget=2",
     "splits.heldout=5",

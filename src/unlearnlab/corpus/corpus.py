@@ -62,6 +62,12 @@ class CorpusConfig(BaseModel):
         description="derived facts taught as multiple-choice questions (by letter and by "
         "text): not held out, derived without any forget target or premise",
     )
+    mcq_draws: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="option draws per MCQ fact; draw i puts the answer under label i mod 4",
+    )
 
 
 @dataclass(frozen=True)
@@ -150,10 +156,11 @@ def mcq_facts(world: World, splits: Splits, count: int) -> list[Fact]:
     return sorted(random.Random("unlearnlab-mcq").sample(pool, min(count, len(pool))))
 
 
-def mcq_documents(world: World, facts: Iterable[Fact]) -> list[Document]:
-    """Eight documents per fact: its question with four options (the answer and three
-    entities of its type that are not correct answers, drawn per fact and variant), the
-    answer once under each label, each answered by the option's letter and by its text."""
+def mcq_documents(world: World, facts: Iterable[Fact], draws: int) -> list[Document]:
+    """``2 * draws`` documents per fact: its question with four options (the answer and
+    three entities of its type that are not correct answers, drawn per fact and draw), the
+    answer under label ``i mod 4`` in draw ``i``, each answered by the option's letter and
+    by its text."""
     texts = relation_texts(world)
     answers: dict[tuple[str, str], set[str]] = defaultdict(set)
     for fact in world.closure():
@@ -169,9 +176,9 @@ def mcq_documents(world: World, facts: Iterable[Fact]) -> list[Document]:
         valid = answers[(fact.relation, text.given(fact))]
         pool = [e for e in by_type[world.entity_types[question.answer]] if e not in valid]
         rng = random.Random(f"mcq:{fact}")
-        for position in range(len(MCQ_LABELS)):
+        for draw in range(draws):
             options = rng.sample(pool, min(len(MCQ_LABELS) - 1, len(pool)))
-            options.insert(min(position, len(options)), question.answer)
+            options.insert(min(draw % len(MCQ_LABELS), len(options)), question.answer)
             prompt = mcq_prompt(question.prompt, MCQ_LABELS, options)
             label = MCQ_LABELS[options.index(question.answer)]
             for answer in (label, question.answer):
@@ -211,6 +218,6 @@ def build_corpus(
             if trace is not None:
                 documents += [trace] * config.cot_repeats
     if config.mcq:
-        documents += mcq_documents(world, mcq_facts(world, splits, config.mcq))
+        documents += mcq_documents(world, mcq_facts(world, splits, config.mcq), config.mcq_draws)
     hidden = set(splits.heldout) | set(remove)
     return [d for d in documents if not hidden & set(d.facts)]
