@@ -1,11 +1,13 @@
-"""The one unlearning loop: every loss method runs through :func:`unlearn`.
+"""The one unlearning loop: every loss method runs through :func:`unlearn` (one run) or
+:func:`unlearn_trajectory` (one run stopped at several step counts, each stop stored as
+the run of that many steps would be).
 
 Constant-rate AdamW on the trainable weights (all, a method's selection, or LoRA adapters),
 one forget batch (with its refusal rows) and one retain batch per step, placed by Accelerate
 (bf16 autocast on a GPU; ``accelerate launch`` spreads a large checkpoint over GPUs), recall probes
 every ``eval_every`` steps with early stopping, and the result stored in the model store
 under role ``unlearned``, keyed by the base model's key, the method, its resolved
-parameters, the forget set and the seed. ``retrain`` returns the oracle from the store.
+parameters, learning rate and steps, the forget set and the seed. ``retrain`` returns the oracle from the store.
 """
 
 from __future__ import annotations
