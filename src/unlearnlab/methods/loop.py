@@ -7,7 +7,8 @@ one forget batch (with its refusal rows) and one retain batch per step, placed b
 (bf16 autocast on a GPU; ``accelerate launch`` spreads a large checkpoint over GPUs), recall probes
 every ``eval_every`` steps with early stopping, and the result stored in the model store
 under role ``unlearned``, keyed by the base model's key, the method, its resolved
-parameters, learning rate and steps, the forget set and the seed. ``retrain`` returns the oracle from the store.
+parameters, learning rate and steps, the forget set and the seed. ``retrain`` returns the
+oracle from the store.
 """
 
 from __future__ import annotations
