@@ -11,16 +11,8 @@ from unlearnlab.report.verdicts import Verdict, read_verdicts, too_few, write_ve
 
 def test_verdicts_round_trip_through_json(tmp_path):
     records = [
-        Verdict(
-            "sanity",
-            "idk",
-            "idk refuses on 85% of forget queries.",
-            0.85,
-            (0.7, 0.93),
-            40,
-            0.8,
-            True,
-        ),
+        Verdict("sanity", "idk", "idk refuses on 85% of forget queries.", 0.85, (0.7, 0.93),
+                40, 0.8, True),
         Verdict("durability", "npo", "npo: not forgotten.", float("nan"), None, 4, 0.1, None),
     ]
     path = tmp_path / "verdicts.json"
