@@ -133,7 +133,9 @@ def _order(point: GridPoint) -> tuple[float, float, float, str]:
     return (knowledge, -point.premise, -point.retain, point.model.params)
 
 
-def eligible(points: Sequence[GridPoint], rule: SelectionRule, oracle: GridPoint | None) -> list:
+def eligible(
+    points: Sequence[GridPoint], rule: SelectionRule, oracle: GridPoint | None
+) -> list[GridPoint]:
     """The points ``rule`` may choose from."""
     if rule.rule == "least_knowledge":
         return list(points)
