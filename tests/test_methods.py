@@ -21,6 +21,7 @@ from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config, trajec
 from unlearnlab.methods.data import UnlearnData, build_data
 from unlearnlab.methods.loop import (
     at_steps,
+    run_key,
     train_unlearning,
     unlearn,
     unlearn_trajectory,
@@ -383,3 +384,13 @@ def test_refusal_training_makes_the_refusal_preferred(tiny) -> None:
 
     assert not any(preferred(load_model(base)))
     assert all(preferred(final)) and len(preferred(final)) == len(forget)
+
+
+def test_a_run_resolves_its_lr_and_steps_in_one_place(tiny) -> None:
+    substrate = tiny[0]
+    implicit = UnlearnConfig(method="rmu")
+    explicit = UnlearnConfig(method="rmu", lr=METHODS["rmu"].lr, steps=METHODS["rmu"].steps)
+    assert implicit.resolved_point() == explicit.resolved_point()
+    assert implicit.resolved_point()["lr"] == 1e-2 and implicit.resolved_point()["steps"] == 60
+    assert run_key(substrate, implicit) == run_key(substrate, explicit)
+    assert run_key(substrate, at_steps(implicit, 61)) != run_key(substrate, implicit)
