@@ -170,8 +170,10 @@ def test_frontier_verdict_flips_when_a_method_goes_below_the_oracle(tmp_path) ->
     assert below.value == pytest.approx(0.1) and below.threshold == pytest.approx(0.9)
     level = frontier_verdict(_frontier_rows(0.9))
     assert level.holds is False and level.value == pytest.approx(0.9)
-    section = frontier_section(_frontier_rows(0.1), tmp_path)
+    elsewhere = _model("oracle", {("rederive.cot", "unrelated_composite"): 0.6})
+    section = frontier_section([*_frontier_rows(0.1), *elsewhere], tmp_path)
     assert (tmp_path / "frontier.png").is_file() and section.verdicts == [below]
+    assert "| oracle | 90% [" in section.markdown and "| 60% [" in section.markdown
 
 
 def test_frontier_ignores_points_that_lost_their_premises() -> None:

@@ -8,6 +8,10 @@ reaches is compared with the oracle's (which re-derives C from the kept premises
 verdict holds when that point's 95% interval lies wholly below the oracle's.
 
 Target knowledge and premise retention are those of :mod:`unlearnlab.report.selection`.
+Beside the frontier, *reasoning elsewhere*: chain-of-thought re-derivation of composites
+that share no entity with the targets (split ``unrelated_composite``), so that "the
+targets are no longer re-derived because the model stopped reasoning" is told apart from
+a change local to the targets.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from unlearnlab.probes.stats import Rate
-from unlearnlab.report.format import REFERENCE_COLORS, REFERENCE_MARKERS, md_table, pct, short
+from unlearnlab.report.format import REFERENCE_COLORS, REFERENCE_MARKERS, md_table, short
 from unlearnlab.report.models import REFERENCE_LABELS, ModelId, RowIndex, models_in
 from unlearnlab.report.section import FigureFile, Section, save_figure
 from unlearnlab.report.selection import KNOWLEDGE, PREMISE, SAID
 from unlearnlab.report.verdicts import Verdict, too_few
 
+ELSEWHERE = ("rederive.cot", "unrelated_composite")
+"""(probe, split) of reasoning away from the targets."""
+TARGET_COT = ("rederive.cot", "forget")
+"""(probe, split) of chain-of-thought re-derivation of the targets."""
 WINDOW = 0.05
 """How far (5 points) a point's premise retention may lie from the oracle's to count as
 matched."""
@@ -82,7 +90,7 @@ def frontier_verdict(rows: Sequence[dict[str, Any]], window: float = WINDOW) -> 
         return Verdict(
             "compositional",
             "frontier",
-            f"No grid point keeps premise retention within {pct(window)} points of the "
+            f"No grid point keeps premise retention within {100 * window:.0f} points of the "
             f"oracle's ({short(op)}): no method removes the targets while keeping their "
             "premises.",
             None,
@@ -108,7 +116,7 @@ def frontier_verdict(rows: Sequence[dict[str, Any]], window: float = WINDOW) -> 
     verb = "goes below" if holds else "does not go clearly below"
     statement = (
         f"Among {len(matched)} grid point(s) whose premise retention is within "
-        f"{pct(window)} points of the oracle's ({short(op)}), the lowest target knowledge "
+        f"{100 * window:.0f} points of the oracle's ({short(op)}), the lowest target knowledge "
         f"is {short(best)} (n = {best.n}) at {where}, which {verb} the oracle's "
         f"{short(ok)}."
     )
@@ -170,18 +178,32 @@ def frontier_figure(
         "frontier",
         "Target knowledge against premise retention at every grid point (hollow: larger "
         "forget sets); the shaded band is the oracle's premise retention within "
-        f"{pct(window)} points.",
+        f"{100 * window:.0f} points.",
     )
 
 
 def frontier_section(rows: Sequence[dict[str, Any]], folder: Path) -> Section:
-    """The frontier table (references first), figure and verdict."""
+    """The frontier table (references first) with reasoning elsewhere beside it, the
+    figure and the verdict."""
+    index = RowIndex(rows)
     body = [
-        [_label(m), short(k), short(p)]
+        [
+            _label(m),
+            short(k),
+            short(p),
+            short(index.rate(m, *TARGET_COT)),
+            short(index.rate(m, *ELSEWHERE)),
+        ]
         for m, k, p in frontier(rows)
         if m.is_reference or m.role == "unlearned"
     ]
     verdict = frontier_verdict(rows)
-    header = ["model", "target knowledge", "premise retention"]
+    header = [
+        "model",
+        "target knowledge",
+        "premise retention",
+        "CoT re-derivation of targets",
+        "CoT elsewhere (unrelated composites)",
+    ]
     text = f"{verdict.statement}\n\n{md_table(header, body)}"
     return Section("Compositional frontier", text, [frontier_figure(rows, folder)], [verdict])

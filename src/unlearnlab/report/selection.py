@@ -68,7 +68,7 @@ class SelectionRule(BaseModel):
             return "the grid point with the least target knowledge, at any cost"
         return (
             "the grid point with the least target knowledge among those whose premise "
-            f"retention and retain recall are at most {pct(self.margin)} points below the "
+            f"retention and retain recall are at most {100 * self.margin:.0f} points below the "
             "oracle's"
         )
 
