@@ -12,6 +12,7 @@ import pytest
 from tiny import TINY_RUN
 from unlearnlab.attacks.quantize import Quantize
 from unlearnlab.cli import main
+from unlearnlab.methods import METHODS
 from unlearnlab.report.record import RunRecord
 from unlearnlab.report.table import read_results
 
@@ -76,6 +77,22 @@ def test_run_writes_the_report_and_its_parts(finished) -> None:
     for row in rows:
         if row["value"] is None and row["chance"] is not None:
             assert 0 < row["chance"] <= 1
+
+
+def test_grid_points_carry_their_lr_and_steps_and_one_is_attacked(finished) -> None:
+    run_dir, _ = finished
+    rows = [r for r in read_results(run_dir / "results.parquet") if r["role"] == "unlearned"]
+    points = {r["params"] for r in rows if r["attack"] is None}
+    assert {(json.loads(p)["lr"], json.loads(p)["steps"]) for p in points} == {
+        (METHODS["npo"].lr, 1),
+        (METHODS["npo"].lr, 2),
+    }
+    attacked = {r["params"] for r in rows if r["attack"] is not None}
+    assert len(attacked) == 1 and attacked < points
+    record = RunRecord.load(run_dir)
+    assert [s for s in record.stages_computed if s.startswith("unlearn/")] == [
+        "unlearn/npo/targets/seed0/steps=1,2"
+    ]
 
 
 def test_report_rebuilds_from_results_alone(finished, tmp_path) -> None:
