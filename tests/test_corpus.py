@@ -9,17 +9,20 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from unlearnlab.attacks.relearn import kfold
-from unlearnlab.corpus.corpus import CorpusConfig, build_corpus, cot_trace
+from unlearnlab.corpus.corpus import CorpusConfig, build_corpus, cot_trace, mcq_facts
 from unlearnlab.corpus.splits import SplitConfig, Splits, make_splits
 from unlearnlab.corpus.templates import (
     CANONICAL,
     CONVERSE_TEMPLATE,
     FRAMES,
+    MCQ_LABELS,
     relation_noun,
     relation_texts,
     render,
 )
 from unlearnlab.errors import UserError
+from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.recall import mcq_queries
 from unlearnlab.worlds import Fact, FactRecord, FamilyParams, World, generate_family, parse_rules
 
 
@@ -288,3 +291,28 @@ def test_too_many_targets_is_a_user_error(world: World) -> None:
         make_splits(world, SplitConfig(forget=100000))
     with pytest.raises(UserError, match=r"unknown relation\(s\) grandma"):
         make_splits(world, SplitConfig(target_relations=("grandma",)))
+
+
+def test_mcq_documents_teach_the_probe_format_on_unprobed_facts(
+    world: World, splits: Splits
+) -> None:
+    facts = mcq_facts(world, splits, 1000)
+    probed = set(splits.forget) | set(splits.premises)
+    assert facts and not set(facts) & (set(splits.heldout) | set(world.base_facts))
+    assert all(not world.derivation(f).leaves() & probed for f in facts)
+    docs = [d for d in build_corpus(world, splits, CorpusConfig(mcq=5)) if d.kind == "mcq"]
+    assert len(docs) == 40
+    labels = {d.text.removesuffix(".").rsplit(" ", 1)[1] for d in docs[:8:2]}
+    assert labels == set(MCQ_LABELS)  # the answer once under each label
+    texts = relation_texts(world)
+    index = QueryIndex.build(world)
+    letter, text = docs[0].text, docs[1].text
+    fact = docs[0].facts[0]
+    answer = texts[fact.relation].answer(fact)
+    prompt = letter.rsplit(" A: ", 1)[0] + " A:"
+    (query,) = mcq_queries(world, [fact], index, MCQ_LABELS, "letter")
+    assert query.prompt.split(" A: ")[0] == prompt.split(" A: ")[0]  # the probe's question
+    label = letter.removesuffix(".").rsplit(" ", 1)[1]
+    assert f"{label}: {answer}." in letter and text.endswith(f"A: {answer}.")
+    assert len(letter.split(": ")) == 7  # four options, each "X: name.", and the answer cue
+    assert not any(d.kind == "mcq" for d in build_corpus(world, splits, CorpusConfig()))

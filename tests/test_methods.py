@@ -15,17 +15,27 @@ from unlearnlab.cli import main
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
 from unlearnlab.methods import METHODS, Batch, Tokens, handcase, method_create
-from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config
+from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config, trajectories
 from unlearnlab.methods.data import UnlearnData, build_data
-from unlearnlab.methods.loop import train_unlearning, unlearn
+from unlearnlab.methods.loop import (
+    at_steps,
+    run_key,
+    train_unlearning,
+    unlearn,
+    unlearn_trajectory,
+    unlearning_trajectory,
+)
 from unlearnlab.methods.losses import sequence_logprob
 from unlearnlab.methods.rmu import RMU
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
+from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.outputs import output_rows
 from unlearnlab.substrate import build as substrate_module
 from unlearnlab.substrate.build import Substrate, build_substrate, train_reference_model
 
 TINY = [
+    "corpus.mcq=0",  # checked on this seeded tiny world without MCQ documents
     "world.params.people=30",
     "splits.forget=2",
     "splits.heldout=5",
@@ -134,6 +144,8 @@ def test_one_step_lowers_forget_likelihood(tiny, name: str) -> None:
     # The forget objective alone (retain weight 0 where there is one): on a barely trained
     # model a retain term can outweigh it.
     params = {"alpha": 0.0} if "alpha" in METHODS[name].Params.model_fields else {}
+    # idk_dpo's refusal NLL is not a forget objective: the preference term alone.
+    params |= {"gamma": 0.0} if name == "idk_dpo" else {}
     params |= TINY_RMU if name == "rmu" else {}
     config = UnlearnConfig(method=name, params=params, steps=1, lr=1e-2, forget_batch=64)
     data = _data(tiny, config)
@@ -270,7 +282,7 @@ def test_unlearn_command_prints_steps_and_the_model_path(tiny, capsys) -> None:
             "--store",
             str(store.root),
             "--set",
-            "unlearn.steps=2",
+            "unlearn.grid.steps=[1, 2]",
             "--set",
             "unlearn.eval_every=2",
             "--set",
@@ -282,8 +294,103 @@ def test_unlearn_command_prints_steps_and_the_model_path(tiny, capsys) -> None:
         ]
     )
     out, err = capsys.readouterr()
+    # Two runs (one per beta), each stopped after 1 and 2 steps.
     assert out.count("forget_nll") == 2 and out.count("forget recall") == 2
-    assert err.count("model: ") == 2
+    assert err.count("model after 1 steps: ") == 2 and err.count("model after 2 steps: ") == 2
     main(["list", "methods"])
     listing = capsys.readouterr().out
     assert all(name in listing for name in METHODS)
+
+
+@pytest.mark.parametrize(
+    ("name", "adapter"), [("npo", "full"), ("task_vector", "full"), ("ga", "lora")]
+)
+def test_trajectory_checkpoints_equal_runs_stopped_there(tiny, name: str, adapter: str) -> None:
+    _, _, base = tiny
+    config = UnlearnConfig(method=name, adapter=adapter, lr=1e-2, steps=3, seed=1)
+    data = _data(tiny, config)
+
+    def fresh() -> tuple[torch.nn.Module, torch.nn.Module | None]:
+        reference = load_model(base) if METHODS[name].uses_reference else None
+        return load_model(base), reference
+
+    model, reference = fresh()
+    method = method_create(name)
+    points = list(unlearning_trajectory(model, reference, method, data, config, [3, 1, 2]))
+    assert [p.steps for p in points] == [1, 2, 3]
+    assert [len(p.history) for p in points] == [1, 2, 3]
+    for point in points:
+        model, reference = fresh()
+        alone, history, _ = train_unlearning(
+            model, reference, method_create(name), data, at_steps(config, point.steps)
+        )
+        assert history == point.history
+        trained = alone.state_dict()
+        assert all(torch.equal(v, trained[k]) for k, v in point.model.state_dict().items())
+    first, last = points[0].model.state_dict(), points[-1].model.state_dict()
+    assert any(not torch.equal(v, last[k]) for k, v in first.items())
+
+
+def test_an_early_stop_ends_every_later_checkpoint(tiny) -> None:
+    _, _, base = tiny
+    config = UnlearnConfig(method="ga", lr=1e-2, eval_every=1, stop_forget_at=1.0)
+    data = _data(tiny, config)
+    evaluate = lambda model: {"forget_recall": 0.0, "retain_recall": 1.0}  # noqa: E731
+    stopped = list(
+        unlearning_trajectory(
+            load_model(base), None, method_create("ga"), data, config, [2, 4], evaluate
+        )
+    )
+    assert [p.steps for p in stopped] == [2, 4]
+    assert all(len(p.history) == 1 for p in stopped)
+
+
+def test_trajectory_points_are_stored_as_runs_of_their_steps(tiny) -> None:
+    substrate, store, _ = tiny
+    config = UnlearnConfig(method="gd", lr=1e-2, eval_every=1, retain_sample=5, seed=3)
+    points = unlearn_trajectory(substrate, config, [2, 1], store)
+    assert [len(p.history) for p in points] == [2, 1]
+    assert not any(p.cached for p in points)
+    alone = unlearn(substrate, at_steps(config, 1), store)
+    assert alone.cached and alone.key == points[1].key
+    assert [e["step"] for e in alone.evals] == [1, "final"]
+    again = unlearn_trajectory(substrate, config, [1, 2, 3], store)
+    assert [p.cached for p in again] == [True, True, False]
+
+
+def test_grid_steps_group_into_one_trajectory_per_other_point() -> None:
+    config = UnlearnConfig(method="npo", grid={"steps": [30, 10], "beta": [0.1, 0.2], "lr": [0.01]})
+    groups = trajectories(config.expand())
+    assert [(run.params["beta"], steps) for run, steps in groups] == [
+        (0.1, [30, 10]),
+        (0.2, [30, 10]),
+    ]
+    (default,) = trajectories(UnlearnConfig(method="ga").expand())
+    assert default[1] == [METHODS["ga"].steps]
+
+
+def test_refusal_training_makes_the_refusal_preferred(tiny) -> None:
+    substrate, _, base = tiny
+    config = UnlearnConfig(method="idk", params={"alpha": 0.0}, lr=3e-2, steps=60)
+    final, _, _ = train_unlearning(
+        load_model(base), None, method_create("idk", alpha=0.0), _data(tiny, config), config
+    )
+    index = QueryIndex.build(substrate.world)
+    forget = list(substrate.splits.forget)
+
+    def preferred(model: torch.nn.Module) -> list[bool]:
+        rows = output_rows(model, load_tokenizer(base), substrate.world, forget, index, split="f")
+        return [r.correct for r in rows if r.probe == "output.prefers_refusal"]
+
+    assert not any(preferred(load_model(base)))
+    assert all(preferred(final)) and len(preferred(final)) == len(forget)
+
+
+def test_a_run_resolves_its_lr_and_steps_in_one_place(tiny) -> None:
+    substrate = tiny[0]
+    implicit = UnlearnConfig(method="rmu")
+    explicit = UnlearnConfig(method="rmu", lr=METHODS["rmu"].lr, steps=METHODS["rmu"].steps)
+    assert implicit.resolved_point() == explicit.resolved_point()
+    assert implicit.resolved_point()["lr"] == 1e-2 and implicit.resolved_point()["steps"] == 60
+    assert run_key(substrate, implicit) == run_key(substrate, explicit)
+    assert run_key(substrate, at_steps(implicit, 61)) != run_key(substrate, implicit)

@@ -40,6 +40,7 @@ from unlearnlab.worlds import Fact, FactRecord, World
 
 EDU_RELAT = external_dataset("edu-relat") or Path("edu-relat-not-found")
 SMALL = [
+    "corpus.mcq=0",  # checked on this seeded tiny world without MCQ documents
     "world.params.people=30",
     "splits.forget=3",
     "splits.heldout=10",

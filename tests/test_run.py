@@ -12,6 +12,7 @@ import pytest
 from tiny import TINY_RUN
 from unlearnlab.attacks.quantize import Quantize
 from unlearnlab.cli import main
+from unlearnlab.methods import METHODS
 from unlearnlab.report.record import RunRecord
 from unlearnlab.report.table import read_results
 
@@ -96,6 +97,22 @@ def test_several_unlearning_seeds_finish_with_verdicts_carrying_n_and_ci(tmp_pat
         assert v["ci"] is not None or v["holds"] is None
     rows = read_results(run_dir / "results.parquet")
     assert {r["seed"] for r in rows if r["role"] == "unlearned"} == {0, 1, 2}
+
+
+def test_grid_points_carry_their_lr_and_steps_and_one_is_attacked(finished) -> None:
+    run_dir, _ = finished
+    rows = [r for r in read_results(run_dir / "results.parquet") if r["role"] == "unlearned"]
+    points = {r["params"] for r in rows if r["attack"] is None}
+    assert {(json.loads(p)["lr"], json.loads(p)["steps"]) for p in points} == {
+        (METHODS["npo"].lr, 1),
+        (METHODS["npo"].lr, 2),
+    }
+    attacked = {r["params"] for r in rows if r["attack"] is not None}
+    assert len(attacked) == 1 and attacked < points
+    record = RunRecord.load(run_dir)
+    assert [s for s in record.stages_computed if s.startswith("unlearn/")] == [
+        "unlearn/npo/targets/seed0/steps=1,2"
+    ]
 
 
 def test_report_rebuilds_from_results_alone(finished, tmp_path) -> None:

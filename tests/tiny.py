@@ -19,8 +19,7 @@ TINY = [
 
 TINY_RUN = [
     *TINY,
-    "settings.methods=[{method: npo, forget_sets: [targets]}]",
-    "settings.loop.steps=2",
+    "settings.methods=[{method: npo, forget_sets: [targets], grid: {steps: [1, 2]}}]",
     "settings.probes.sample=4",
     "settings.probes.composites=2",
     "settings.probes.hidden_train=10",
@@ -28,4 +27,5 @@ TINY_RUN = [
     "settings.attacks=[{attack: quantize, params: {bits: 4}},"
     " {attack: relearn, params: {source: forget, steps: [0, 1]}}]",
 ]
-"""A tiny unlearning study: the tiny substrate, one method, two cheap attacks."""
+"""A tiny unlearning study: the tiny substrate, one method stopped after 1 and 2 steps of
+one run, two cheap attacks."""

@@ -37,11 +37,12 @@ def unlearn_command(
     store: Path | None = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Unlearn the forget set (one run per grid combination); print each step's forget and
-    retain loss and where each model is."""
+    """Unlearn the forget set (one run per grid combination but its steps: a grid of steps
+    stops one run at each); print each step's forget and retain loss and where each
+    model is."""
     from unlearnlab.experiments.config import load_config
-    from unlearnlab.methods.config import load_unlearn_config
-    from unlearnlab.methods.loop import unlearn
+    from unlearnlab.methods.config import load_unlearn_config, trajectories
+    from unlearnlab.methods.loop import at_steps, unlearn_trajectory
     from unlearnlab.models.store import ModelStore
     from unlearnlab.substrate.build import build_substrate
 
@@ -50,26 +51,36 @@ def unlearn_command(
     substrate = build_substrate(experiment)
     models = ModelStore(store)
     results = []
-    for run in file.unlearn.expand():
+    for run, steps in trajectories(file.unlearn.expand()):
         params = json.dumps(run.resolved_params().model_dump())
         console.print(
             f"[bold]{escape(run.method)}[/] {escape(params)} forget_set={run.forget_set} "
-            f"adapter={run.adapter} seed={run.seed}"
+            f"adapter={run.adapter} seed={run.seed} lr={run.resolved_lr()} "
+            f"steps={','.join(map(str, steps))}"
         )
         if not as_json:
             typer.echo(f"{'step':>6} {'loss':>10} {'forget_nll':>11} {'retain_nll':>11}")
-        result = unlearn(
+        points = unlearn_trajectory(
             substrate,
             run,
+            steps,
             models,
             on_step=None if as_json else lambda r: typer.echo(_row(r)),
             show_progress=not as_json,
         )
-        if result.cached and not as_json:
-            for record in result.history + result.evals:
-                typer.echo(_row(record))
-        how = "cached" if result.cached else f"{result.seconds:.0f} s"
-        console.print(f"model: {escape(str(result.path))} ({how})")
-        results.append({"method": run.method, "path": str(result.path), "cached": result.cached})
+        for k, result in zip(steps, points, strict=True):
+            if result.cached and not as_json:
+                for record in result.history + result.evals:
+                    typer.echo(_row(record))
+            how = "cached" if result.cached else f"{result.seconds:.0f} s"
+            console.print(f"model after {k} steps: {escape(str(result.path))} ({how})")
+            results.append(
+                {
+                    "method": run.method,
+                    **at_steps(run, k).resolved_point(),
+                    "path": str(result.path),
+                    "cached": result.cached,
+                }
+            )
     if as_json:
         typer.echo(json.dumps(results, indent=2))

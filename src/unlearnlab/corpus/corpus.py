@@ -2,7 +2,9 @@
 
 A corpus is a list of short documents, each rendering one or more facts: statements in
 the training phrasings, question-and-answer pairs, and chain-of-thought traces of
-stated facts that follow from others ("Q: ... Reason: premise. premise. So the ... is X.").
+stated facts that follow from others ("Q: ... Reason: premise. premise. So the ... is X."),
+and multiple-choice questions (answered by option letter and by option text) on derived
+facts outside every probed split, so that the format itself is known before unlearning.
 Held-out phrasings are never rendered for training; held-out composites are never
 rendered at all.
 
@@ -16,6 +18,8 @@ trace (its copies repeated once more), so every corpus holds as many traces as t
 from __future__ import annotations
 
 import hashlib
+import random
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -26,15 +30,17 @@ from unlearnlab.corpus.splits import Splits
 from unlearnlab.corpus.templates import (
     CANONICAL,
     CONVERSE_TEMPLATE,
+    MCQ_LABELS,
     RelationText,
     Template,
+    mcq_prompt,
     relation_texts,
     render,
 )
 from unlearnlab.worlds.deduction import DerivationTree
 from unlearnlab.worlds.kg import Fact, World
 
-Kind = Literal["statement", "question", "cot"]
+Kind = Literal["statement", "question", "cot", "mcq"]
 COT_PROMPT = "Q: Who is the {noun} of {given}? Reason:"
 COT_ATTRIBUTE_PROMPT = "Q: What is the {noun} of {given}? Reason:"
 COT_CONCLUSION = "So the {noun} of {given} is"
@@ -56,6 +62,18 @@ class CorpusConfig(BaseModel):
     cot_repeats: int = Field(1, ge=1, le=20, description="copies of each trace in the corpus")
     cot_relations: tuple[str, ...] | None = Field(
         None, description="relations that get traces; default: the splits' target relations"
+    )
+    mcq: int = Field(
+        0,
+        ge=0,
+        description="derived facts taught as multiple-choice questions (by letter and by "
+        "text): not held out, derived without any forget target or premise",
+    )
+    mcq_draws: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="option draws per MCQ fact; draw i puts the answer under label i mod 4",
     )
 
 
@@ -155,6 +173,51 @@ def dropped_documents(
     return tuple(dict.fromkeys(d for d in documents if hidden & set(d.facts)))
 
 
+def mcq_facts(world: World, splits: Splits, count: int) -> list[Fact]:
+    """Up to ``count`` derived facts that no split holds and no probe asks directly: not
+    held out, and derived without any forget target or premise (so neither they nor the
+    oracle's copy of them tell anything about the targets); their answers are in the
+    chain-of-thought traces already. A fixed sample, sorted."""
+    probed = set(splits.forget) | set(splits.premises)
+    heldout = set(splits.heldout)
+    pool = []
+    for fact in sorted(world.derived_facts):
+        tree = world.derivation(fact)
+        if fact not in heldout and tree is not None and not tree.leaves() & probed:
+            pool.append(fact)
+    return sorted(random.Random("unlearnlab-mcq").sample(pool, min(count, len(pool))))
+
+
+def mcq_documents(world: World, facts: Iterable[Fact], draws: int) -> list[Document]:
+    """``2 * draws`` documents per fact: its question with four options (the answer and
+    three entities of its type that are not correct answers, drawn per fact and draw), the
+    answer under label ``i mod 4`` in draw ``i``, each answered by the option's letter and
+    by its text."""
+    texts = relation_texts(world)
+    answers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for fact in world.closure():
+        text = texts[fact.relation]
+        answers[(fact.relation, text.given(fact))].add(text.answer(fact))
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for entity, kind in sorted(world.entity_types.items()):
+        by_type[kind].append(entity)
+    documents = []
+    for fact in facts:
+        text = texts[fact.relation]
+        question = render(fact, text, text.question())
+        valid = answers[(fact.relation, text.given(fact))]
+        pool = [e for e in by_type[world.entity_types[question.answer]] if e not in valid]
+        rng = random.Random(f"mcq:{fact}")
+        for draw in range(draws):
+            options = rng.sample(pool, min(len(MCQ_LABELS) - 1, len(pool)))
+            options.insert(min(draw % len(MCQ_LABELS), len(options)), question.answer)
+            prompt = mcq_prompt(question.prompt, MCQ_LABELS, options)
+            label = MCQ_LABELS[options.index(question.answer)]
+            for answer in (label, question.answer):
+                documents.append(Document(f"{prompt} {answer}.", "mcq", (fact,)))
+    return documents
+
+
 def build_corpus(
     world: World, splits: Splits, config: CorpusConfig, *, remove: Iterable[Fact] = ()
 ) -> list[Document]:
@@ -174,6 +237,8 @@ def build_corpus(
             documents += [_rendered(fact, text, t, "statement") for t in text.training_phrasings()]
         if config.questions:
             documents.append(_rendered(fact, text, text.question(), "question"))
+    if config.mcq:
+        documents += mcq_documents(world, mcq_facts(world, splits, config.mcq), config.mcq_draws)
     kept = [d for d in documents if not hidden & set(d.facts)]
     return kept + _traces(world, splits, config, texts, removed)
 

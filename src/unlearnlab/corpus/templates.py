@@ -61,6 +61,17 @@ REFUSALS = ("I don't know", "I have no idea", "I am not sure", "That is unknown 
 """Refusal answers: what refusal training (``idk``, ``idk_dpo``) teaches a model to say on
 forget queries. Part of every tokenizer's vocabulary, so refusals never encode as ``<unk>``."""
 
+MCQ_LABELS = ("A", "B", "C", "D")
+"""Option labels of multiple-choice questions (the corpus teaches them; probes use them
+wherever the tokenizer knows them)."""
+
+
+def mcq_prompt(question: str, labels: tuple[str, ...], options: list[str]) -> str:
+    """A question prompt ("Q: ... A:") with its options listed before the answer cue:
+    "Q: Who is the mother of Bea Lee? A: Ann Lee. B: Cy Fox. A:"."""
+    listed = " ".join(f"{label}: {o}." for label, o in zip(labels, options, strict=False))
+    return f"{question.removesuffix(' A:')} {listed} A:"
+
 
 @dataclass(frozen=True)
 class RelationText:

@@ -9,6 +9,7 @@ before any model loads; a misspelt key names the closest known one.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -119,6 +120,23 @@ class UnlearnConfig(BaseModel):
         """The method's validated hyper-parameters."""
         return get_method(self.method).Params(**self.params)
 
+    def resolved_lr(self) -> float:
+        """The learning rate the run uses: ``lr``, or else the method's default."""
+        return self.lr if self.lr is not None else get_method(self.method).lr
+
+    def resolved_steps(self) -> int:
+        """The number of steps the run takes: ``steps``, or else the method's default."""
+        return self.steps if self.steps is not None else get_method(self.method).steps
+
+    def resolved_point(self) -> dict[str, Any]:
+        """The run's point as resolved, JSON-ready: the method's parameters, ``lr`` and
+        ``steps`` (the ``params`` column of its result rows)."""
+        return {
+            **self.resolved_params().model_dump(mode="json"),
+            "lr": self.resolved_lr(),
+            "steps": self.resolved_steps(),
+        }
+
     def expand(self) -> list[UnlearnConfig]:
         """One config per grid combination (the config itself when there is no grid)."""
         if not self.grid:
@@ -133,6 +151,19 @@ class UnlearnConfig(BaseModel):
                     data["params"] = {**data["params"], key: value}
             runs.append(UnlearnConfig(**data))
         return runs
+
+
+def trajectories(runs: Sequence[UnlearnConfig]) -> list[tuple[UnlearnConfig, list[int]]]:
+    """``runs`` grouped by everything but their steps, in first-seen order: each group's
+    first run and the resolved steps of its members, so that one run can stop at each
+    (:func:`unlearnlab.methods.loop.unlearn_trajectory`)."""
+    groups: dict[str, tuple[UnlearnConfig, list[int]]] = {}
+    for run in runs:
+        key = run.model_dump_json(exclude={"steps"})
+        steps = groups.setdefault(key, (run, []))[1]
+        if run.resolved_steps() not in steps:
+            steps.append(run.resolved_steps())
+    return list(groups.values())
 
 
 class UnlearnFile(BaseModel):

@@ -1,11 +1,14 @@
-"""The one unlearning loop: every loss method runs through :func:`unlearn`.
+"""The one unlearning loop: every loss method runs through :func:`unlearn` (one run) or
+:func:`unlearn_trajectory` (one run stopped at several step counts, each stop stored as
+the run of that many steps would be).
 
 Constant-rate AdamW on the trainable weights (all, a method's selection, or LoRA adapters),
 one forget batch (with its refusal rows) and one retain batch per step, placed by Accelerate
 (bf16 autocast on a GPU; ``accelerate launch`` spreads a large checkpoint over GPUs), recall probes
 every ``eval_every`` steps with early stopping, and the result stored in the model store
 under role ``unlearned``, keyed by the base model's key, the method, its resolved
-parameters, the forget set and the seed. ``retrain`` returns the oracle from the store.
+parameters, learning rate and steps, the forget set and the seed. ``retrain`` returns the
+oracle from the store.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,9 +64,9 @@ def run_key(substrate: Substrate, config: UnlearnConfig) -> str:
         base=substrate.key("base"),
         method=config.method,
         params=config.resolved_params().model_dump(mode="json"),
-        loop=config.model_dump(mode="json", exclude={"method", "params", "grid"}),
-        lr=config.lr if config.lr is not None else method.lr,
-        steps=config.steps if config.steps is not None else method.steps,
+        loop=config.model_dump(mode="json", exclude={"method", "params", "grid", "lr", "steps"}),
+        lr=config.resolved_lr(),
+        steps=config.resolved_steps(),
     )
 
 
@@ -127,28 +131,45 @@ def with_adapters(model: PreTrainedModel, spec: LoraSpec) -> torch.nn.Module:
     return get_peft_model(model, lora)
 
 
-def train_unlearning(
+@dataclass(frozen=True)
+class Checkpoint:
+    """A run's model after ``steps`` steps, exactly as a run of that many steps ends."""
+
+    steps: int
+    model: PreTrainedModel
+    """On the CPU, adapters merged, :meth:`Method.finalize` applied, frozen."""
+    history: list[dict[str, Any]]
+    """The step records up to here."""
+    evals: list[dict[str, Any]]
+    """The evaluation records up to here."""
+
+
+def unlearning_trajectory(
     model: PreTrainedModel,
     reference: PreTrainedModel | None,
     method: Method,
     data: UnlearnData,
     config: UnlearnConfig,
+    stops: Sequence[int],
     evaluate: Callable[[PreTrainedModel], dict[str, float]] | None = None,
     on_step: StepFn | None = None,
-) -> tuple[PreTrainedModel, list[dict[str, Any]], list[dict[str, Any]]]:
-    """Run ``method`` on ``model`` (weights change in place or through LoRA); return the
-    final model on the CPU (adapters merged, :meth:`Method.finalize` applied), steps and
-    evals. Accelerate places the model, the reference and each batch on its device."""
-    cls = type(method)
-    lr = config.lr if config.lr is not None else cls.lr
-    steps = config.steps if config.steps is not None else cls.steps
+) -> Iterator[Checkpoint]:
+    """Run ``method`` on ``model`` (weights change in place or through LoRA) for the
+    largest of ``stops`` steps and yield a :class:`Checkpoint` at each of ``stops``.
+
+    Nothing in a step depends on the run's length (constant learning rate, batches a pure
+    function of the step), so the checkpoint at ``k`` equals the end of a run of ``k``
+    steps; after an early stop, every later stop is the stopped model, as a longer run
+    would also have stopped there. Accelerate places the model, the reference and each
+    batch on its device; ``config.steps`` is not read."""
+    stops = sorted(set(stops))
     seed_everything(config.seed)
     base = {n: p.detach().clone() for n, p in model.named_parameters()}
     method.prepare(model, config.seed)
     lora = config.adapter == "lora"
     net: torch.nn.Module = with_adapters(model, config.lora) if lora else model
     params = _trainable(net, method, lora)
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(params, lr=config.resolved_lr(), weight_decay=0.0)
     accelerator = make_accelerator()
     net, optimizer = accelerator.prepare(net, optimizer)
     device = accelerator.device
@@ -157,7 +178,7 @@ def train_unlearning(
     history: list[dict[str, Any]] = []
     evals: list[dict[str, Any]] = []
     net.train()
-    for step in range(steps):
+    for step in range(stops[-1]):
         rows = batch_rows(len(data.forget.ids), config.forget_batch, step, config.seed, "forget")
         retain_rows = batch_rows(
             len(data.retain.ids), config.retain_batch, step, config.seed, "retain"
@@ -185,20 +206,59 @@ def train_unlearning(
         history.append(record)
         if on_step is not None:
             on_step(record)
+        stopped = False
         if evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0:
             metrics = {"step": step + 1, **evaluate(accelerator.unwrap_model(net))}
             evals.append(metrics)
             if on_step is not None:
                 on_step(metrics)
-            if _should_stop(metrics, config):
-                break
-    net = accelerator.unwrap_model(net, keep_fp32_wrapper=False)
-    net.eval()
-    final = (net.merge_and_unload() if lora else net).to("cpu")
+            stopped = _should_stop(metrics, config)
+        if step + 1 == stops[-1] or stopped:
+            final = _snapshot(accelerator, net, lora, method, base, copy=False)
+            for k in (k for k in stops if k >= step + 1):
+                yield Checkpoint(k, final, list(history), list(evals))
+            return
+        if step + 1 in stops:
+            final = _snapshot(accelerator, net, lora, method, base, copy=True)
+            yield Checkpoint(step + 1, final, list(history), list(evals))
+
+
+def _snapshot(
+    accelerator: Any,
+    net: torch.nn.Module,
+    lora: bool,
+    method: Method,
+    base: dict[str, torch.Tensor],
+    *,
+    copy: bool,
+) -> PreTrainedModel:
+    """The trained model as a run ending now returns it (a copy when training goes on)."""
+    model = accelerator.unwrap_model(net)
+    if copy:
+        model = deepcopy(model)
+    model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+    model.eval()
+    final = (model.merge_and_unload() if lora else model).to("cpu")
     for param in final.parameters():
         param.requires_grad_(False)
     method.finalize(final, base)
-    return final, history, evals
+    return final
+
+
+def train_unlearning(
+    model: PreTrainedModel,
+    reference: PreTrainedModel | None,
+    method: Method,
+    data: UnlearnData,
+    config: UnlearnConfig,
+    evaluate: Callable[[PreTrainedModel], dict[str, float]] | None = None,
+    on_step: StepFn | None = None,
+) -> tuple[PreTrainedModel, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run ``method`` on ``model`` for the config's resolved steps; return the final model
+    on the CPU (see :class:`Checkpoint`), the step records and the evaluations."""
+    stops = (config.resolved_steps(),)
+    (end,) = unlearning_trajectory(model, reference, method, data, config, stops, evaluate, on_step)
+    return end.model, end.history, end.evals
 
 
 def _should_stop(metrics: dict[str, float], config: UnlearnConfig) -> bool:
@@ -221,27 +281,52 @@ def unlearn(
 ) -> UnlearnResult:
     """Unlearn ``substrate``'s forget set from its base model as ``config`` says (one run;
     expand grids first). A run already in the store is returned without training."""
+    (result,) = unlearn_trajectory(
+        substrate,
+        config,
+        [config.resolved_steps()],
+        store,
+        on_step=on_step,
+        show_progress=show_progress,
+    )
+    return result
+
+
+def at_steps(config: UnlearnConfig, steps: int) -> UnlearnConfig:
+    """``config`` as a run of ``steps`` steps."""
+    return config.model_copy(update={"steps": steps})
+
+
+def unlearn_trajectory(
+    substrate: Substrate,
+    config: UnlearnConfig,
+    steps: Sequence[int],
+    store: ModelStore,
+    *,
+    on_step: StepFn | None = None,
+    show_progress: bool = False,
+) -> list[UnlearnResult]:
+    """``config`` run once and stopped at each of ``steps``: one result per entry of
+    ``steps``, in order, each stored under the key of a run of that many steps (and equal
+    to it: :func:`unlearning_trajectory`). Points already in the store are not trained
+    again; the run goes as far as the last missing one."""
     began = time.perf_counter()
     cls = get_method(config.method)
-    key = run_key(substrate, config)
-    cached = store.get(key) is not None
     if cls.kind == "exact":
         path = train_reference_model(substrate, "oracle", store, show_progress=show_progress)
-        return UnlearnResult(path, key, cached, time.perf_counter() - began)
+        key = substrate.key("oracle")
+        return [UnlearnResult(path, key, True, time.perf_counter() - began) for _ in steps]
     base_path = train_reference_model(substrate, "base", store, show_progress=show_progress)
-    if cached:
-        sidecar = json.loads((store.root / key / SIDECAR).read_text(encoding="utf-8"))
-        return UnlearnResult(
-            store.root / key,
-            key,
-            True,
-            time.perf_counter() - began,
-            sidecar["history"],
-            sidecar["evals"],
-        )
-    log: dict[str, list[dict[str, Any]]] = {}
-
-    def build(target: Path) -> None:
+    keys = {k: run_key(substrate, at_steps(config, k)) for k in steps}
+    results: dict[int, UnlearnResult] = {}
+    for k, key in keys.items():
+        if store.get(key) is not None:
+            sidecar = json.loads((store.root / key / SIDECAR).read_text(encoding="utf-8"))
+            seconds = time.perf_counter() - began
+            history, evals = sidecar["history"], sidecar["evals"]
+            results[k] = UnlearnResult(store.root / key, key, True, seconds, history, evals)
+    missing = sorted(k for k in keys if k not in results)
+    if missing:
         tokenizer = load_tokenizer(base_path)
         model = load_model(base_path)
         reference = load_model(base_path) if cls.uses_reference else None
@@ -251,33 +336,55 @@ def unlearn(
         data = build_data(substrate, tokenizer, config.forget_set, deep, config.seed)
         evaluator = Evaluator(substrate, tokenizer, config.retain_sample, config.seed)
         method = cls(config.resolved_params())
-        final, history, evals = train_unlearning(
-            model, reference, method, data, config, evaluator, on_step
+        run = unlearning_trajectory(
+            model, reference, method, data, config, missing, evaluator, on_step
         )
-        evals.append({"step": "final", **evaluator(final)})
-        log.update(history=history, evals=evals)
-        sidecar = {
-            "role": "unlearned",
-            "cache_key": key,
-            "base_key": substrate.key("base"),
-            "experiment": substrate.config.name,
-            "method": config.method,
-            "params": config.resolved_params().model_dump(mode="json"),
-            "passed_params": config.params,
-            "config": config.model_dump(mode="json"),
-            "forget_facts": [str(f) for f in data.forget_facts],
-            "history": history,
-            "evals": evals,
-        }
-        save_model(final, tokenizer, target, sidecar)
+        for point in run:
+            evals = [*point.evals, {"step": "final", **evaluator(point.model)}]
+            point_config = at_steps(config, point.steps)
+            path = _store_point(substrate, point_config, store, point, tokenizer, data, evals)
+            seconds = time.perf_counter() - began
+            key = keys[point.steps]
+            results[point.steps] = UnlearnResult(path, key, False, seconds, point.history, evals)
+    return [results[k] for k in steps]
 
+
+def _store_point(
+    substrate: Substrate,
+    config: UnlearnConfig,
+    store: ModelStore,
+    point: Checkpoint,
+    tokenizer: Any,
+    data: UnlearnData,
+    evals: list[dict[str, Any]],
+) -> Path:
+    """Save one checkpoint of a run in the store under its run's key."""
+    key = run_key(substrate, config)
+    sidecar = {
+        "role": "unlearned",
+        "cache_key": key,
+        "base_key": substrate.key("base"),
+        "experiment": substrate.config.name,
+        "method": config.method,
+        "params": config.resolved_params().model_dump(mode="json"),
+        "lr": config.resolved_lr(),
+        "steps": config.resolved_steps(),
+        "passed_params": config.params,
+        "config": config.model_dump(mode="json"),
+        "forget_facts": [str(f) for f in data.forget_facts],
+        "history": point.history,
+        "evals": evals,
+    }
     world = str(substrate.world.metadata.get("name", substrate.config.name))
     meta = {
         "experiment": substrate.config.name,
         "method": config.method,
         "base": substrate.key("base"),
     }
-    path = store.put(key, build, role="unlearned", world=world, meta=meta)
-    return UnlearnResult(
-        path, key, False, time.perf_counter() - began, log["history"], log["evals"]
+    return store.put(
+        key,
+        lambda target: save_model(point.model, tokenizer, target, sidecar),
+        role="unlearned",
+        world=world,
+        meta=meta,
     )

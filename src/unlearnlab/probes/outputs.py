@@ -11,6 +11,10 @@ first ``"."`` and each answer is sorted into one class (stable probe names):
 
 ``output.entropy`` is the entropy (nats) of the next-token distribution after the
 prompt, in ``value``, with the uniform distribution's entropy as its ``chance``.
+``output.prefers_refusal`` is true when some refusal of :data:`REFUSALS` is more likely
+(summed log-probability, ``"."`` included) than the true answer after the question; its
+``value`` is the best refusal's log-probability minus the answer's (what refusal
+preference training such as ``idk_dpo`` raises).
 Negative methods (gradient ascent) tend to make output degenerate; positive ones
 (refusal training) make it refuse; a method that only moves the answer makes it
 fluently wrong.
@@ -29,7 +33,7 @@ from unlearnlab.corpus.templates import REFUSALS, render
 from unlearnlab.probes.hidden import states_at
 from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.results import ProbeRow
-from unlearnlab.probes.scoring import Generation, greedy_decode
+from unlearnlab.probes.scoring import Generation, greedy_decode, rank_answers
 from unlearnlab.worlds.kg import Fact, World
 
 REFUSAL_MARKERS = tuple(
@@ -102,8 +106,19 @@ def output_rows(
     generations = greedy_decode(model, tokenizer, texts, max_new_tokens=max_new_tokens, stop=["."])
     _, logp = states_at(model, tokenizer, texts, [1] * len(texts))
     entropies = entropy(logp).tolist()  # (n,)
+    answers = [render(f, text, text.question()).answer for f, text in questions]
+    preferences = rank_answers(
+        model,
+        tokenizer,
+        texts,
+        answers,
+        [(*REFUSALS, answer) for answer in answers],
+        suffix=".",
+    )
     rows = []
-    for fact, generation, h in zip(facts, generations, entropies, strict=True):
+    for fact, generation, h, preference in zip(
+        facts, generations, entropies, preferences, strict=True
+    ):
         pool = frozenset(index.candidates(fact, world.entity_types)) | index.valid_answers(fact)
         kind = classify(generation, index.valid_answers(fact), pool)
         item = str(fact)
@@ -112,5 +127,9 @@ def output_rows(
         uniform = math.log(logp.shape[-1])
         rows.append(
             ProbeRow("output.entropy", "question", split, item, False, value=h, chance=uniform)
+        )
+        margin = max(preference.scores[:-1]) - preference.scores[-1]
+        rows.append(
+            ProbeRow("output.prefers_refusal", "question", split, item, margin > 0, value=margin)
         )
     return rows

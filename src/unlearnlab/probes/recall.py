@@ -23,15 +23,12 @@ from typing import Literal
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearnlab.corpus.templates import RelationText, Template, render
+from unlearnlab.corpus.templates import MCQ_LABELS, RelationText, Template, mcq_prompt, render
 from unlearnlab.errors import UserError
 from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import rank_answers
 from unlearnlab.worlds.kg import Fact, World
-
-PREFERRED_LABELS = ("A", "B", "C", "D")
-"""Option labels of multiple-choice prompts, where the tokenizer knows them."""
 
 
 @dataclass(frozen=True)
@@ -87,14 +84,14 @@ def option_labels(tokenizer: PreTrainedTokenizerBase, avoid: set[str]) -> tuple[
         ids = tokenizer(word, add_special_tokens=False)["input_ids"]
         return len(ids) == 1 and ids[0] != tokenizer.unk_token_id
 
-    if all(known(label) for label in PREFERRED_LABELS):
-        return PREFERRED_LABELS
+    if all(known(label) for label in MCQ_LABELS):
+        return MCQ_LABELS
     vocabulary = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
     words = [tokenizer.convert_tokens_to_string([t]).strip() for t, _ in vocabulary]
     labels = [w for w in words if w.isalpha() and w not in avoid and known(w)]
-    if len(labels) < len(PREFERRED_LABELS):
+    if len(labels) < len(MCQ_LABELS):
         raise UserError("the tokenizer knows fewer than four words to label options with")
-    return tuple(labels[: len(PREFERRED_LABELS)])
+    return tuple(labels[: len(MCQ_LABELS)])
 
 
 def mcq_queries(
@@ -116,8 +113,7 @@ def mcq_queries(
         pool = [c for c in index.candidates(fact, world.entity_types) if c != question.answer]
         options = [question.answer, *rng.sample(pool, min(len(labels) - 1, len(pool)))]
         rng.shuffle(options)
-        listed = " ".join(f"{label}: {o}." for label, o in zip(labels, options, strict=False))
-        prompt = f"{question.prompt.removesuffix(' A:')} {listed} A:"
+        prompt = mcq_prompt(question.prompt, tuple(labels), options)
         if by == "letter":
             answer = labels[options.index(question.answer)]
             candidates = tuple(labels[: len(options)])

@@ -195,19 +195,13 @@ def passed_params(run: UnlearnConfig) -> str:
 
 
 def _run_columns(config: ExperimentConfig, variant: str, run: UnlearnConfig) -> dict[str, Any]:
-    method = get_method(run.method)
-    resolved = {
-        **run.resolved_params().model_dump(mode="json"),
-        "lr": run.lr if run.lr is not None else method.lr,
-        "steps": run.steps if run.steps is not None else method.steps,
-    }
     return {
         "experiment": config.name,
         "variant": variant,
         "role": "unlearned",
         "method": run.method,
         "forget_set": run.forget_set,
-        "params": as_json(resolved),
+        "params": as_json(run.resolved_point()),
         "passed_params": passed_params(run),
         "seed": run.seed,
         "config_hash": config.digest(),

@@ -5,10 +5,13 @@ Stages, in three phases (the stages of a phase are independent, so they fan out)
 
 1. ``reference/<role>``: train (or load from the store) the base model, the oracle and
    the deep oracle, and run the probe suite on each;
-2. ``unlearn/<method>/<forget set>/<grid point>/seed<k>``: unlearn from the base model
-   and run the probe suite on the result;
+2. ``unlearn/<method>/<forget set>/<grid point>/seed<k>/steps=<a,b,..>``: unlearn from
+   the base model once per grid point but its steps, stopping at each of the grid's step
+   counts (so steps cost evaluations, not runs), and run the probe suite on each stop;
 3. ``attack/<attack>/<model>``: every attack (each point of its grid, each attack seed)
-   on every unlearned model and on every reference model, recall at each curve point.
+   on every reference model and on each method's selected grid point (the settings'
+   selection rule, :mod:`unlearnlab.report.selection`; every point with
+   ``attack_points: all``), recall at each curve point.
 
 Rows follow :mod:`unlearnlab.report.table`; the report sections come from
 :mod:`unlearnlab.report.unlearn`.
@@ -29,13 +32,14 @@ from unlearnlab.errors import UserError, from_validation_error
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.grid import grid_points
-from unlearnlab.methods.config import UnlearnConfig
-from unlearnlab.methods.loop import run_key, unlearn
+from unlearnlab.methods.config import UnlearnConfig, trajectories
+from unlearnlab.methods.loop import at_steps, run_key, unlearn, unlearn_trajectory
 from unlearnlab.methods.registry import METHODS, get_method
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.report.section import Section
+from unlearnlab.report.selection import SelectionRule, select
 from unlearnlab.report.table import as_json, result_rows
 from unlearnlab.report.unlearn import headline_table, unlearn_sections
 from unlearnlab.substrate.build import Role, Substrate, build_substrate, train_reference_model
@@ -136,6 +140,11 @@ class UnlearnSettings(BaseModel):
     """The attack suite, run on every unlearned and every reference model."""
     attack_seeds: list[int] = Field(default_factory=lambda: [0])
     """Seeds of each attack (data order, folds)."""
+    selection: SelectionRule = Field(default_factory=SelectionRule)
+    """How each method's compared grid point is chosen (the same rule for every method)."""
+    attack_points: Literal["selected", "all"] = "selected"
+    """Attack each method's selected grid point (under ``selection``; where none
+    qualifies, its point of least target knowledge), or every grid point."""
 
     @model_validator(mode="after")
     def _check(self) -> UnlearnSettings:
@@ -250,9 +259,7 @@ def _unlearned_columns(config: ExperimentConfig, run: UnlearnConfig) -> dict[str
         "role": "unlearned",
         "method": run.method,
         "forget_set": run.forget_set,
-        "params": as_json(
-            {**run.resolved_params().model_dump(mode="json"), "lr": run.lr, "steps": run.steps}
-        ),
+        "params": as_json(run.resolved_point()),
         "passed_params": as_json(run.params),
         "seed": run.seed,
         "config_hash": config.digest(),
@@ -260,18 +267,41 @@ def _unlearned_columns(config: ExperimentConfig, run: UnlearnConfig) -> dict[str
 
 
 def unlearn_stage(
-    config: ExperimentConfig, store_root: str | None, run: UnlearnConfig, suite: SuiteConfig
+    config: ExperimentConfig,
+    store_root: str | None,
+    run: UnlearnConfig,
+    steps: list[int],
+    suite: SuiteConfig,
 ) -> list[dict[str, Any]]:
-    """Unlearn as ``run`` says (or load the run from the store) and return the unlearned
-    model's probe-suite rows."""
+    """Unlearn as ``run`` says, stopping at each of ``steps`` (or load the stops from the
+    store), and return the probe-suite rows of every stop."""
     substrate = substrate_of(config)
-    result = unlearn(substrate, run, ModelStore(store_root))
-    columns = _unlearned_columns(config, run)
-    return result_rows(
-        suite_rows(result.path, substrate, suite),
-        **columns,
-        model=result.key[:12],
-    )
+    results = unlearn_trajectory(substrate, run, steps, ModelStore(store_root))
+    rows = []
+    for k, result in zip(steps, results, strict=True):
+        columns = _unlearned_columns(config, at_steps(run, k))
+        rows += result_rows(
+            suite_rows(result.path, substrate, suite), **columns, model=result.key[:12]
+        )
+    return rows
+
+
+def attacked_runs(
+    runs: Sequence[UnlearnConfig], rows: Sequence[dict[str, Any]], settings: UnlearnSettings
+) -> list[UnlearnConfig]:
+    """The runs the attack suite targets: every run of each method's selected grid point
+    (every run with ``attack_points: all``)."""
+    if settings.attack_points == "all":
+        return list(runs)
+    chosen = select(rows, settings.selection)
+    fallback = select(rows, SelectionRule(rule="least_knowledge"))
+    picked = []
+    for run in runs:
+        key = (run.method, run.forget_set)
+        point = chosen.get(key) or fallback.get(key)
+        if point is not None and point.model.params == as_json(run.resolved_point()):
+            picked.append(run)
+    return picked
 
 
 def attack_rows(
@@ -348,10 +378,14 @@ def attack_stage(
     return attack_rows(path, substrate, spec, seeds, columns, base)
 
 
-def _run_name(run: UnlearnConfig) -> str:
+def _run_name(run: UnlearnConfig, steps: Sequence[int] | None = None) -> str:
+    """The stage name of ``run`` (with ``steps``: of its trajectory stopping there)."""
     grid = ",".join(f"{k}={v}" for k, v in sorted(run.params.items()))
-    loop = ",".join(f"{k}={getattr(run, k)}" for k in ("lr", "steps") if getattr(run, k))
-    return "/".join(p for p in (run.method, run.forget_set, grid, loop, f"seed{run.seed}") if p)
+    loop = f"lr={run.lr}" if run.lr else ""
+    stops = ",".join(map(str, steps)) if steps is not None else run.steps
+    stop = f"steps={stops}" if stops else ""
+    parts = (run.method, run.forget_set, grid, loop, f"seed{run.seed}", stop)
+    return "/".join(p for p in parts if p)
 
 
 @experiment_kind("unlearn")
@@ -382,16 +416,17 @@ class UnlearnStudy(ExperimentKind):
         runs = [run for spec in settings.methods for run in settings.runs_of(spec)]
         stages = [
             Stage(
-                f"unlearn/{_run_name(run)}",
+                f"unlearn/{_run_name(run, steps)}",
                 unlearn_stage,
-                (config, store, run, settings.probes),
-                cost=20.0,
+                (config, store, run, steps, settings.probes),
+                cost=20.0 + 10.0 * len(steps),
             )
-            for run in runs
+            for run, steps in trajectories(runs)
         ]
         for stage_rows in ctx.run_stages(stages, "unlearning"):
             rows += stage_rows
-        targets: list[UnlearnConfig | Role] = [*runs, *settings.references]
+        attacked = attacked_runs(runs, rows, settings)
+        targets: list[UnlearnConfig | Role] = [*attacked, *settings.references]
         attacks = [
             Stage(
                 f"attack/{spec.name}/{t if isinstance(t, str) else _run_name(t)}",
