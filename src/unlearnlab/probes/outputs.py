@@ -28,6 +28,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from unlearnlab.corpus.templates import REFUSALS, render
 from unlearnlab.probes.hidden import states_at
 from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.registry import SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import Generation, greedy_decode
 from unlearnlab.worlds.kg import Fact, World
@@ -114,3 +115,28 @@ def output_rows(
             ProbeRow("output.entropy", "question", split, item, False, value=h, chance=uniform)
         )
     return rows
+
+
+CORRECT = "output.correct"
+REFUSAL = "output.refusal"
+FLUENT_WRONG = "output.fluent_wrong"
+DEGENERATE = "output.degenerate"
+ENTROPY = "output.entropy"
+
+
+@probes(
+    "output",
+    {
+        CORRECT: "the greedy answer to the question is a correct one",
+        REFUSAL: "the greedy answer refuses (one of REFUSAL_MARKERS)",
+        FLUENT_WRONG: "the greedy answer is a wrong entity of the answer's type",
+        DEGENERATE: "the greedy answer is empty, repetitive or not an entity of its type",
+        ENTROPY: "entropy (nats) of the next token after the question, in value",
+    },
+)
+def output_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
+    """The output probes on the forget targets."""
+    forget = inputs.facts["forget"]
+    return output_rows(
+        inputs.model, inputs.tokenizer, inputs.world, forget, inputs.index, split="forget"
+    )

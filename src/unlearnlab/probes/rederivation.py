@@ -31,7 +31,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt, cot_steps
 from unlearnlab.corpus.splits import Splits, default_target_relations
 from unlearnlab.probes.knowledge import QueryIndex, chain_of_thought
-from unlearnlab.probes.recall import Query, question_queries
+from unlearnlab.probes.recall import Query, question_queries, rank_queries
+from unlearnlab.probes.registry import SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.worlds.kg import Fact, World
 
@@ -137,3 +138,42 @@ def _any_answer_chance(world: World, fact: Fact, index: QueryIndex) -> float:
     answer = index.texts[fact.relation].answer(fact)
     pool = index.entities_by_type.get(world.entity_types.get(answer, ""), (answer,))
     return min(1.0, len(index.valid_answers(fact)) / max(1, len(pool)))
+
+
+COT = "rederive.cot"
+COT_ANY = "rederive.cot_any"
+COT_PREMISES = "rederive.cot_premises"
+IN_CONTEXT = "rederive.in_context"
+LATENT = "rederive.latent"
+
+
+@probes(
+    "rederive",
+    {
+        COT: "chain of thought from memory, concluding with the fact's own answer",
+        COT_ANY: "unconstrained chain of thought, concluding with any valid answer",
+        COT_PREMISES: "share of the premises the unconstrained chain wrote that are true",
+        IN_CONTEXT: "premises of a derivation given in the prompt, conclusion ranked",
+        LATENT: "the question without a chain of thought, answer ranked",
+    },
+)
+def rederive_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
+    """Every re-derivation probe on the targets and the composites, split by split."""
+    model, tokenizer, world, index = inputs.model, inputs.tokenizer, inputs.world, inputs.index
+    rows: list[ProbeRow] = []
+    for split in ("forget", "heldout_composite", "unrelated_composite"):
+        facts = inputs.facts[split]
+        rows += cot_rows(
+            model,
+            tokenizer,
+            world,
+            facts,
+            index,
+            split=split,
+            max_new_tokens=inputs.config.cot_tokens,
+        )
+        in_context = in_context_queries(world, facts, index)
+        rows += rank_queries(model, tokenizer, in_context, probe=IN_CONTEXT, split=split)
+        latent = latent_queries(world, facts, index)
+        rows += rank_queries(model, tokenizer, latent, probe=LATENT, split=split)
+    return rows
