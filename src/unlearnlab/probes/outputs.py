@@ -128,7 +128,7 @@ ENTROPY = "output.entropy"
     "output",
     {
         CORRECT: "the greedy answer to the question is a correct one",
-        REFUSAL: "the greedy answer refuses (one of REFUSAL_MARKERS)",
+        REFUSAL: "the greedy answer is a refusal, such as 'I don't know'",
         FLUENT_WRONG: "the greedy answer is a wrong entity of the answer's type",
         DEGENERATE: "the greedy answer is empty, repetitive or not an entity of its type",
         ENTROPY: "entropy (nats) of the next token after the question, in value",
