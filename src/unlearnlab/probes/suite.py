@@ -81,7 +81,7 @@ def run_suite(
         functions.setdefault(probe.run, []).append(probe)
     rows: list[ProbeRow] = []
     for run, declared in functions.items():
-        produced = run(inputs, rows)
+        produced = run(inputs, tuple(rows))
         stray = sorted({r.probe for r in produced if not any(p.names(r.probe) for p in declared)})
         if stray:
             raise RuntimeError(
