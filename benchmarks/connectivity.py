@@ -78,8 +78,8 @@ def main() -> None:
             out / "report.md", "\n\n".join(f"## {s.title}\n\n{s.markdown}" for s in sections)
         )
     study = build_study(rows)
-    verdicts = [verdict(study, line) for line in study.lines if line.role != "base"]
-    bar = isolated_bar(study)
+    verdicts = [verdict(study, line).statement for line in study.lines if line.role != "base"]
+    bar = isolated_bar(study).statement
     staged = sum(ctx.seconds.values())
     print(f"connectivity ({args.profile}): {len(rows)} rows, {len(ctx.seconds)} stages")
     for name, seconds in ctx.seconds.items():

@@ -24,7 +24,7 @@ from unlearnlab.report.strata import build_study
 from unlearnlab.report.table import result_rows
 
 STRATA = {"isolated": 0, "many": 5}
-TARGETS = 10
+TARGETS = 60
 MODELS = {
     "base": {"role": "base"},
     "oracle": {"role": "oracle"},
@@ -108,37 +108,51 @@ def _line(study, label: str):
 
 def test_verdict_flips_with_the_rows() -> None:
     study = _study(GONE, GONE)
-    assert verdict(study, _line(study, "npo")) == (
+    npo = verdict(study, _line(study, "npo"))
+    assert npo.statement.startswith(
         "**npo**: unlearning holds in the least connected stratum isolated (0 derivations) "
-        "(worst-case knowledge 0.0% vs the deep oracle's 0.0%, within 10 points), and in every "
-        "stratum up to stratum many (5 derivations) (0.0% vs the deep oracle's 0.0%)."
+        "(worst-case knowledge 0% [0, 6] vs the deep oracle's 0% [0, 6], +0 ± 4 points, n = 60"
     )
+    assert "and in every stratum up to stratum many (5 derivations)" in npo.statement
+    assert npo.holds is True and npo.n == TARGETS and npo.claim == "connectivity"
     # The oracle itself re-derives the connected targets: exact unlearning stops there.
-    assert verdict(study, _line(study, "oracle")).endswith(
-        "and stops holding at stratum many (5 derivations): 100.0% vs the deep oracle's 0.0%, "
-        "more than 10 points above."
-    )
+    oracle = verdict(study, _line(study, "oracle")).statement
+    assert "and stops holding at stratum many (5 derivations): 100% [" in oracle
+    assert oracle.endswith("more than 10 points above.")
     relearned = _study(GONE, KNOWN)  # relearning brings the connected targets back
-    assert "stops holding at stratum many (5 derivations): 100.0%" in verdict(
-        relearned, _line(relearned, "npo")
+    assert "stops holding at stratum many (5 derivations): 100%" in (
+        verdict(relearned, _line(relearned, "npo")).statement
     )
     leaky = _study({"isolated": 0.3, "many": 0.0}, GONE)
-    assert verdict(leaky, _line(leaky, "npo")) == (
+    found = verdict(leaky, _line(leaky, "npo"))
+    assert found.holds is False and found.statement.startswith(
         "**npo**: unlearning does not hold even in the least connected stratum isolated "
-        "(0 derivations): worst-case knowledge 30.0% vs the deep oracle's 0.0%, more than 10 "
-        "points above."
+        "(0 derivations): worst-case knowledge 30% ["
     )
-    # 10 points exactly is still within.
+    # 10 points on the point estimate: the interval straddles the threshold.
     edge = _study({"isolated": 0.1, "many": 0.0}, GONE)
-    assert "unlearning holds in the least connected" in verdict(edge, _line(edge, "npo"))
+    undecided = verdict(edge, _line(edge, "npo"))
+    assert undecided.holds is None and "too few targets to decide" in undecided.statement
+
+
+def test_ten_targets_per_stratum_decide_nothing(monkeypatch) -> None:
+    """At 10 targets a stratum's exact 95% interval at 0% reaches 31%: 0% against 0% is
+    undecided, not 'holds' (the point estimates alone said it held)."""
+    import test_connectivity_study as me
+
+    monkeypatch.setattr(me, "TARGETS", 10)
+    study = _study(GONE, GONE)
+    assert verdict(study, _line(study, "npo")).holds is None
 
 
 def test_isolated_bar_flips_with_the_rows() -> None:
-    within = isolated_bar(_study(GONE, {"isolated": 0.1, "many": 0.0}))
-    assert "npo (relearn): recall 10.0% [" in within
-    assert "+10.0 points: within 10 points, as exact unlearning." in within
+    within = isolated_bar(_study(GONE, {"isolated": 0.0, "many": 0.0}))
+    assert "npo (relearn): recall 0% [0, 6]" in within.statement
+    assert within.statement.endswith("within 10 points, as exact unlearning.")
+    assert within.holds is True
     missed = isolated_bar(_study(GONE, {"isolated": 0.5, "many": 0.0}))
-    assert "+50.0 points: more than 10 points above. This is a finding" in missed
+    assert "more than 10 points above. This is a finding" in missed.statement
+    assert missed.holds is False
 
 
 def test_aggregates_by_hand() -> None:

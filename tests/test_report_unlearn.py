@@ -204,6 +204,7 @@ def test_every_section_verdict_reaches_the_summary_and_carries_n_and_ci(tmp_path
         data = v.to_dict()
         assert set(data) == {
             "claim", "subject", "statement", "value", "ci", "n", "threshold", "holds",
+            "half_width",
         }  # fmt: skip
         assert isinstance(data["n"], int)
         json.dumps(data)
@@ -218,3 +219,13 @@ def test_an_overlap_that_cannot_exclude_a_drop_says_underpowered(tmp_path) -> No
     assert "did not fall" in npo.statement and "underpowered" in npo.statement
     same = rederivation_section(_world(npo_direct=20, npo_cot=0, oracle_cot=0), tmp_path)
     assert "underpowered" not in _verdict(same.verdicts, "npo").statement
+
+
+def test_an_interval_straddling_the_threshold_is_undecided(tmp_path) -> None:
+    """15% [3, 38] of 20 is neither re-derived (lower end below 20%) nor 'not
+    re-derived' (upper end above it)."""
+    section = rederivation_section(_world(npo_direct=0, npo_cot=3, oracle_cot=3), tmp_path)
+    npo, oracle = _verdict(section.verdicts, "npo"), _verdict(section.verdicts, "oracle")
+    assert npo.holds is None and "undecided (the interval straddles 20%)" in npo.statement
+    assert "not re-derived" not in npo.statement
+    assert oracle.holds is None and "cannot be said to re-derive" in oracle.statement

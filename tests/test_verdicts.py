@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from unlearnlab.probes.stats import Rate
 from unlearnlab.report.format import md_table, pct, points, short, with_n
 from unlearnlab.report.verdicts import Verdict, read_verdicts, too_few, write_verdicts
@@ -20,6 +22,8 @@ def test_verdicts_round_trip_through_json(tmp_path):
     data = json.loads(path.read_text())
     assert data[0]["ci"] == [0.7, 0.93] and data[0]["holds"] is True
     assert data[1]["value"] is None and data[1]["holds"] is None
+    assert data[0]["half_width"] == pytest.approx((0.93 - 0.7) / 2)
+    assert data[1]["half_width"] is None
     assert read_verdicts(path)[0] == records[0]
     assert records[0].half_width == (0.93 - 0.7) / 2
 

@@ -4,23 +4,30 @@ unlearned, from results rows only (the aggregates of :mod:`unlearnlab.report.str
 Verdicts: unlearning *holds* in a stratum when a model's worst-case knowledge of its
 targets (the largest of direct recall, chain-of-thought re-derivation and post-attack
 recall) is at most :data:`THRESHOLD` above the deep oracle's (the model never trained on
-any fact of the targets' minimum deep-unlearning sets; the oracle when there is none).
-Each method gets one sentence: whether unlearning holds in the least connected stratum,
-and the first stratum where it stops holding. The bar of the isolated facts compares the
+any fact of the targets' minimum deep-unlearning sets; the oracle when there is none)
+across the whole 95% interval of the difference (the two rates' half-widths combined in
+quadrature); it fails when the whole interval lies beyond, and is undecided otherwise
+(too few targets). Each method gets one verdict record: whether unlearning holds in the
+least connected stratum, and the first stratum where it stops holding or cannot be
+decided. The bar of the isolated facts compares the
 best method's recall after its worst attack with the oracle's after the oracle's worst.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
 from unlearnlab.probes.stats import Rate
+from unlearnlab.report.format import REFERENCE_COLORS, short
 from unlearnlab.report.section import FigureFile, Section, save_figure
 from unlearnlab.report.strata import Cell, Line, Study, build_study
+from unlearnlab.report.verdicts import Verdict, bullets
 
 THRESHOLD = 0.10
 """Largest excess of worst-case knowledge over the reference's at which unlearning holds."""
@@ -46,39 +53,102 @@ def reference_label(study: Study) -> str:
     return "deep oracle" if study.has("deep oracle") else "oracle"
 
 
-def verdict(study: Study, line: Line) -> str:
+@dataclass(frozen=True)
+class Excess:
+    """How far a line's worst-case knowledge of a stratum lies above the reference's:
+    the difference of the two rates and the half-width of its 95% interval (the two
+    rates' half-widths combined in quadrature)."""
+
+    value: float
+    half: float
+    n: int
+    numbers: str
+
+    @property
+    def holds(self) -> bool | None:
+        """Within :data:`THRESHOLD` (True), beyond it (False), or undecided (None)."""
+        if self.value + self.half <= THRESHOLD:
+            return True
+        if self.value - self.half > THRESHOLD:
+            return False
+        return None
+
+
+def excess(study: Study, label: str, reference: str, stratum: str) -> Excess:
+    """Worst-case knowledge of ``label`` minus ``reference``'s in ``stratum``."""
+    mine = study.cell(label, stratum).worst_rate
+    theirs = study.cell(reference, stratum).worst_rate
+    if mine is None or theirs is None:
+        return Excess(math.nan, math.nan, 0, "no measurements")
+    value = mine.value - theirs.value
+    half = math.hypot(mine.half_width, theirs.half_width)
+    numbers = (
+        f"{short(mine)} vs the {reference}'s {short(theirs)}, {100 * value:+.0f} ± "
+        f"{100 * half:.0f} points, n = {mine.n}"
+    )
+    return Excess(value, half, mine.n, numbers)
+
+
+def verdict(study: Study, line: Line) -> Verdict:
     """Whether unlearning holds for ``line`` in the least connected stratum, and the first
-    stratum where it stops holding (see the module docstring)."""
+    stratum where it stops holding or can no longer be decided (see the module
+    docstring): holds when the interval of the excess over the reference lies at or
+    below :data:`THRESHOLD`, fails when it lies above, and is undecided otherwise."""
     reference = reference_label(study)
-
-    def compare(stratum: str) -> tuple[bool, str]:
-        mine = study.cell(line.label, stratum).worst
-        theirs = study.cell(reference, stratum).worst
-        return mine - theirs <= THRESHOLD, f"{_pct(mine)} vs the {reference}'s {_pct(theirs)}"
-
     first = study.strata[0]
-    holds, numbers = compare(first)
+    found = excess(study, line.label, reference, first)
     name = f"**{line.label}**"
+    within = f"within {_points(THRESHOLD)}"
     above = f"more than {_points(THRESHOLD)} above"
-    if not holds:
-        return (
+
+    def record(statement: str, holds: bool | None) -> Verdict:
+        ci = (found.value - found.half, found.value + found.half)
+        return Verdict(
+            "connectivity", line.label, statement, found.value, ci, found.n, THRESHOLD, holds
+        )
+
+    if found.holds is False:
+        return record(
             f"{name}: unlearning does not hold even in the least connected "
-            f"{describe(study, first)}: worst-case knowledge {numbers}, {above}."
+            f"{describe(study, first)}: worst-case knowledge {found.numbers}, {above}.",
+            False,
+        )
+    if found.holds is None:
+        return record(
+            f"{name}: undecided in the least connected {describe(study, first)}: worst-case "
+            f"knowledge {found.numbers}; the interval straddles {within} (too few targets "
+            "to decide).",
+            None,
         )
     start = (
         f"{name}: unlearning holds in the least connected {describe(study, first)} "
-        f"(worst-case knowledge {numbers}, within {_points(THRESHOLD)})"
+        f"(worst-case knowledge {found.numbers}, {within})"
     )
     for stratum in study.strata[1:]:
-        holds, numbers = compare(stratum)
-        if not holds:
-            return f"{start} and stops holding at {describe(study, stratum)}: {numbers}, {above}."
-    return f"{start}, and in every stratum up to {describe(study, study.strata[-1])} ({numbers})."
+        later = excess(study, line.label, reference, stratum)
+        if later.holds is False:
+            return record(
+                f"{start} and stops holding at {describe(study, stratum)}: {later.numbers}, "
+                f"{above}.",
+                True,
+            )
+        if later.holds is None:
+            return record(
+                f"{start}; from {describe(study, stratum)} on it cannot be decided "
+                f"({later.numbers}).",
+                True,
+            )
+    return record(
+        f"{start}, and in every stratum up to {describe(study, study.strata[-1])} "
+        f"({later.numbers if len(study.strata) > 1 else found.numbers}).",
+        True,
+    )
 
 
-def isolated_bar(study: Study) -> str:
+def isolated_bar(study: Study) -> Verdict:
     """In the least connected stratum: the best method's recall after its worst attack
-    against the oracle's after the oracle's worst, within :data:`THRESHOLD` or not."""
+    against the oracle's after the oracle's worst, within :data:`THRESHOLD` or not (the
+    interval of the difference decides; it may not)."""
     first = study.strata[0]
     attacked = [
         (line.label, study.cell(line.label, first).worst_attack)
@@ -88,21 +158,46 @@ def isolated_bar(study: Study) -> str:
     scored = [(label, worst) for label, worst in attacked if worst is not None]
     oracle = study.cell("oracle", first).worst_attack if study.has("oracle") else None
     if not scored or oracle is None:
-        return "The isolated-facts bar needs attacked methods and an attacked oracle."
+        return Verdict(
+            "connectivity",
+            "isolated facts",
+            "The isolated-facts bar needs attacked methods and an attacked oracle.",
+            None,
+            None,
+            0,
+            THRESHOLD,
+            None,
+        )
     label, (attack, rate) = min(scored, key=lambda s: (s[1][1].value, s[0]))
     oracle_attack, oracle_rate = oracle
-    gap = rate.value - oracle_rate.value
-    within = gap <= THRESHOLD
-    return (
+    gap = Excess(
+        rate.value - oracle_rate.value, math.hypot(rate.half_width, oracle_rate.half_width),
+        rate.n, "",
+    )
+    head = (
         f"In the least connected {describe(study, first)}, the best method after its worst "
-        f"attack is {label} ({attack}): recall {rate} against the oracle's {oracle_rate} "
-        f"({oracle_attack}), {100 * gap:+.1f} points: "
-        + (
-            f"within {_points(THRESHOLD)}, as exact unlearning."
-            if within
-            else f"more than {_points(THRESHOLD)} above. This is a finding: even on facts "
-            "that nothing implies, the best method does not reach exact unlearning."
+        f"attack is {label} ({attack}): recall {short(rate)} against the oracle's "
+        f"{short(oracle_rate)} ({oracle_attack}), {100 * gap.value:+.0f} ± "
+        f"{100 * gap.half:.0f} points (n = {rate.n}): "
+    )
+    if gap.holds is True:
+        tail = f"within {_points(THRESHOLD)}, as exact unlearning."
+    elif gap.holds is False:
+        tail = (
+            f"more than {_points(THRESHOLD)} above. This is a finding: even on facts that "
+            "nothing implies, the best method does not reach exact unlearning."
         )
+    else:
+        tail = f"the interval straddles {_points(THRESHOLD)}; too few targets to decide."
+    return Verdict(
+        "connectivity",
+        "isolated facts",
+        head + tail,
+        gap.value,
+        (gap.value - gap.half, gap.value + gap.half),
+        gap.n,
+        THRESHOLD,
+        gap.holds,
     )
 
 
@@ -132,12 +227,17 @@ PANELS: list[tuple[str, Callable[[Cell], Rate | None]]] = [
     ("re-derivation (chain of thought)", lambda c: c.rederive),
     ("recall after the worst attack", _worst_rate),
 ]
-STYLES = {"base": ("grey", "-"), "oracle": ("black", "--"), "deep oracle": ("black", ":")}
+STYLES = {
+    "base": (REFERENCE_COLORS["base"], "-"),
+    "oracle": (REFERENCE_COLORS["oracle"], "--"),
+    "deep oracle": (REFERENCE_COLORS["deep_oracle"], ":"),
+}
 
 
 def connectivity_figure(study: Study, folder: Path) -> FigureFile:
     """Recall, re-derivation and post-attack recall against the strata, one line per
-    model with its 95% band, the references in black and grey, chance dash-dotted."""
+    model with its 95% band, the references in their report-wide colours, chance
+    dash-dotted."""
     figure = Figure(figsize=(13, 4))
     x = list(range(len(study.strata)))
     ticks = [describe(study, s).removeprefix("stratum ") for s in study.strata]
@@ -194,17 +294,21 @@ def connectivity_sections(rows: Sequence[dict[str, Any]], figures: Path) -> list
     study = build_study(rows)
     reference = reference_label(study)
     judged = [line for line in study.lines if line.role in ("unlearned", "oracle")]
+    verdicts = [verdict(study, line) for line in judged]
+    bar = isolated_bar(study)
     parts = [
         "Forget targets are drawn per connectivity stratum: the number of derivations of "
         "each target from the other facts. A model's worst-case knowledge of a stratum is "
         "the largest of its direct recall, chain-of-thought re-derivation and recall after "
-        f"each attack; unlearning holds there when it is at most {_points(THRESHOLD)} above "
-        f"the {reference}'s. Methods with a grid are shown at their lowest forget recall "
-        "among the grid points that lose at most 10 points of retain recall.",
+        f"each attack; unlearning holds there when the whole 95% interval of its excess "
+        f"over the {reference}'s is at most {_points(THRESHOLD)}, fails when the whole "
+        "interval lies beyond, and is undecided otherwise. Methods with a grid are shown "
+        "at their lowest forget recall among the grid points that lose at most 10 points "
+        "of retain recall.",
         "",
-        *[f"- {verdict(study, line)}" for line in judged],
+        *bullets(verdicts),
         "",
-        isolated_bar(study),
+        bar.statement,
         "",
         "**Direct recall** (`recall.cloze_train`)",
         "",
@@ -240,7 +344,9 @@ def connectivity_sections(rows: Sequence[dict[str, Any]], figures: Path) -> list
         *_world_table(study),
     ]
     figure = connectivity_figure(study, figures)
-    return [Section("Which facts can be unlearned", "\n".join(parts), [figure])]
+    return [
+        Section("Which facts can be unlearned", "\n".join(parts), [figure], [*verdicts, bar])
+    ]
 
 
 def headline_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

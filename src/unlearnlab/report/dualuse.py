@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from unlearnlab.attacks.base import CurvePoint
 from unlearnlab.attacks.recovery import summarize, worst_case
 from unlearnlab.probes.stats import Rate, bootstrap_mean
+from unlearnlab.report.format import REFERENCE_COLORS, REFERENCE_MARKERS
 from unlearnlab.report.section import Section, save_figure
 from unlearnlab.report.selectivity import (
     HAZARD_BAR,
@@ -41,8 +42,9 @@ from unlearnlab.report.selectivity import (
     selectivity_trend,
     trend_verdict,
 )
+from unlearnlab.report.verdicts import Verdict
 
-MARKERS = {"base": ("s", "black"), "oracle": ("*", "tab:green"), "deep_oracle": ("D", "tab:red")}
+MARKERS = {role: (REFERENCE_MARKERS[role], REFERENCE_COLORS[role]) for role in REFERENCE_COLORS}
 
 
 def _pct(rate: Rate | None) -> str:
@@ -219,16 +221,31 @@ def selectivity_section(rows: Sequence[dict[str, Any]]) -> Section:
         )
     trend: Trend | None = selectivity_trend(outcomes)
     lines.append("")
-    lines.append(
-        trend_verdict(trend)
-        if trend is not None
-        else "No verdict on the trend: it needs unlearning runs on at least two distinct ρ."
-    )
+    verdicts = []
+    if trend is None:
+        lines.append("No verdict on the trend: it needs unlearning runs on two distinct ρ or more.")
+    else:
+        statement = trend_verdict(trend)
+        lines.append(statement)
+        slope = trend.slope
+        falls = True if slope.high < 0 else (False if slope.low > 0 else None)
+        verdicts.append(
+            Verdict(
+                "dualuse",
+                "selectivity against overlap",
+                statement,
+                slope.value,
+                (slope.low, slope.high),
+                min(v.rate.n for v in trend.variants),
+                0.0,
+                falls,
+            )
+        )
     zero = [v for v in variants if overlap_of(v) == 0.0 and Point("base") in outcomes[v]]
     if zero and any(p.role == "unlearned" for p in outcomes[zero[0]]):
         lines += ["", _bar_sentence(zero[0], outcomes[zero[0]])]
     lines += ["", *_single_step_table(rows, outcomes)]
-    return Section("Dual use: selectivity against overlap", "\n".join(lines))
+    return Section("Dual use: selectivity against overlap", "\n".join(lines), [], verdicts)
 
 
 def _single_step_table(rows: Sequence[dict[str, Any]], outcomes: dict[str, Sides]) -> list[str]:

@@ -43,9 +43,23 @@ MEASURES = {
 """The section's measures: display name -> (probe, split)."""
 
 
-def rederived(rate: Rate | None) -> bool:
-    """Whether chain-of-thought re-derivation counts as re-derived (see the module)."""
-    return rate is not None and rate.n > 0 and rate.low >= REDERIVED
+def rederived(rate: Rate | None) -> bool | None:
+    """Whether chain-of-thought re-derivation counts as re-derived: True when the lower
+    end of its interval is at least :data:`REDERIVED`, False when the upper end is below
+    it, None when the interval straddles it (or there are no items)."""
+    if rate is None or rate.n == 0:
+        return None
+    if rate.low >= REDERIVED:
+        return True
+    return False if rate.high < REDERIVED else None
+
+
+def _rederived_words(rate: Rate | None) -> str:
+    return {
+        True: "re-derived",
+        False: "not re-derived",
+        None: f"undecided (the interval straddles {pct(REDERIVED)})",
+    }[rederived(rate)]
 
 
 def reference_verdicts(index: RowIndex, models: Sequence[ModelId]) -> list[Verdict]:
@@ -80,18 +94,19 @@ def reference_verdicts(index: RowIndex, models: Sequence[ModelId]) -> list[Verdi
         rate = index.rate(model, *cot)
         name = role.replace("_", " ")
         never = "the targets" if role == "oracle" else "a minimum deep-unlearning set of each"
-        verb = (
-            "re-derives them: removing their statements does not remove entailed facts"
-            if rederived(rate)
-            else "does not re-derive them"
-        )
+        verb = {
+            True: "re-derives them: removing their statements does not remove entailed facts",
+            False: "does not re-derive them",
+            None: f"cannot be said to re-derive them or not (the interval straddles "
+            f"{pct(REDERIVED)})",
+        }[rederived(rate)]
         out.append(
             record(
                 "compositional",
                 name,
                 f"The {name}, never trained on {never}, re-derives {with_n(rate)} of the "
                 f"targets by chain of thought; it {verb} (re-derived: lower end ≥ "
-                f"{pct(REDERIVED)}).",
+                f"{pct(REDERIVED)}; not re-derived: upper end below it).",
                 rate,
                 REDERIVED,
                 rederived(rate),
@@ -127,12 +142,13 @@ def model_verdict(index: RowIndex, model: ModelId, base: ModelId, name: str) -> 
                 f", or underpowered: the paired drop {short(paired)} does not exclude a "
                 f"drop of {pct(UNDERPOWERED)} or more"
             )
-    elif rederived(cot):
-        statement += "shallow, the model re-derives what it no longer states"
-        holds = True
     else:
-        statement += "not re-derived"
-        holds = False
+        holds = rederived(cot)
+        statement += {
+            True: "shallow, the model re-derives what it no longer states",
+            False: "not re-derived",
+            None: _rederived_words(cot),
+        }[holds]
     costs = []
     if fell(rates["premise retention"], before["premise retention"]):
         costs.append(f"premise retention fell to {short(rates['premise retention'])}")
@@ -161,7 +177,16 @@ def _bars(index: RowIndex, models: Sequence[ModelId], names: dict[ModelId, str])
             heights.append(r.value)
             errs[0].append(max(0.0, r.value - r.low))
             errs[1].append(max(0.0, r.high - r.value))
-        ax.bar(xs, heights, width, yerr=errs, capsize=2, label=measure)
+        bars = ax.bar(xs, heights, width, yerr=errs, capsize=2, label=measure)
+        # a bar at 0 has no height: a tick at its value keeps it visible
+        ax.scatter(
+            xs,
+            heights,
+            marker="_",
+            s=60,
+            color=bars.patches[0].get_facecolor() if bars.patches else None,
+            zorder=3,
+        )
     ax.set_xticks(range(len(models)), [names[m] for m in models], rotation=40, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("rate (95% CI)")

@@ -86,6 +86,13 @@ class Cell:
         return max(values) if values else math.nan
 
     @property
+    def worst_rate(self) -> Rate | None:
+        """The rate behind :attr:`worst`, with its interval (None when all are NaN)."""
+        rates = [self.recall, self.rederive, *self.attacked.values()]
+        rates = [r for r in rates if not math.isnan(r.value)]
+        return max(rates, key=lambda r: r.value) if rates else None
+
+    @property
     def worst_attack(self) -> tuple[str, Rate] | None:
         """The attack with the highest post-attack recall (the first of equals), if any."""
         if not self.attacked:

@@ -56,11 +56,13 @@ class Verdict:
     why)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``ci`` as a two-element list, NaN as null."""
+        """JSON form: ``ci`` as a two-element list, NaN as null, plus ``half_width`` (the
+        verdict's resolution: a difference smaller than it cannot be told apart)."""
         data = asdict(self)
         data["ci"] = None if self.ci is None else [_finite(x) for x in self.ci]
         data["value"] = _finite(self.value)
         data["threshold"] = _finite(self.threshold)
+        data["half_width"] = _finite(self.half_width)
         return data
 
     @property
@@ -90,6 +92,7 @@ def read_verdicts(path: Path) -> list[Verdict]:
     """The records of a ``verdicts.json``."""
     out = []
     for d in json.loads(Path(path).read_text()):
+        d.pop("half_width", None)
         ci = d.pop("ci")
         out.append(Verdict(**d, ci=None if ci is None else (ci[0], ci[1])))
     return out
