@@ -13,13 +13,20 @@ import pytest
 
 from unlearnlab.attacks import ATTACKS
 from unlearnlab.cli import catalog, main
-from unlearnlab.cli.listing import attack_rows, kind_rows, method_rows
+from unlearnlab.cli.listing import attack_rows, kind_rows, method_rows, probe_rows
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
 from unlearnlab.methods import METHODS
+from unlearnlab.probes.registry import ordered
 
-MODEL_CODE = ("torch", "transformers", "unlearnlab.methods", "unlearnlab.attacks")
+MODEL_CODE = (
+    "torch",
+    "transformers",
+    "unlearnlab.methods",
+    "unlearnlab.attacks",
+    "unlearnlab.probes",
+)
 
 
 def _imported_after(code: str, home: Path, prefixes: tuple[str, ...] = MODEL_CODE) -> list[str]:
@@ -44,9 +51,15 @@ def test_importing_the_command_line_imports_no_model_code(tmp_path: Path) -> Non
 
 def test_listing_from_the_cache_imports_no_model_code(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("UNLEARNLAB_HOME", str(tmp_path))
-    for name, build in [("methods", method_rows), ("attacks", attack_rows), ("kinds", kind_rows)]:
+    built = {
+        "methods": method_rows,
+        "attacks": attack_rows,
+        "kinds": kind_rows,
+        "probes": probe_rows,
+    }
+    for name, build in built.items():
         catalog.cached_listing(name, build)
-    for command in ("methods", "attacks", "kinds", "experiments", "generators"):
+    for command in (*built, "experiments", "generators"):
         code = f"from unlearnlab.cli import main\nmain(['list', {command!r}])"
         assert _imported_after(code, tmp_path) == [], command
 
@@ -92,6 +105,19 @@ def test_list_methods_and_kinds_give_every_registered_name(
     kinds = capsys.readouterr().out
     assert all(f"\n{name} " in f"\n{kinds}" for name in EXPERIMENT_KINDS)
     assert "shipped: compositional, polarity" in kinds
+
+
+def test_list_probes_gives_every_probe_with_family_and_description_in_suite_order(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("UNLEARNLAB_HOME", str(tmp_path))
+    main(["list", "probes"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [[p.name, p.family] for p in ordered()]
+    for line, probe in zip(lines, ordered(), strict=True):
+        assert line.endswith(f" {probe.description}")
+    assert lines[0].startswith("recall.cloze_train ") and lines[-1].startswith("deep.")
+    assert any(line.split()[:2] == ["hidden.linear_probe.layer{k}", "hidden"] for line in lines)
 
 
 def test_an_unknown_kind_points_to_list_kinds() -> None:

@@ -1,4 +1,4 @@
-"""Registries of named classes (unlearning methods, attacks), filled by a decorator."""
+"""Registries of named things (unlearning methods, attacks, probes), filled by decorators."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ C = TypeVar("C", bound=type)
 
 
 class Registry(dict[str, Any]):
-    """Classes by name. ``kind`` ("method", "attack") and ``hint`` word the error of an
-    unknown name, which lists the known ones."""
+    """Registered things by name. ``kind`` ("method", "attack", "probe") and ``hint`` word
+    the error of an unknown name, which lists the known ones."""
 
     def __init__(self, kind: str, hint: str = "") -> None:
         super().__init__()
@@ -23,13 +23,17 @@ class Registry(dict[str, Any]):
         """Class decorator: register the class under ``name`` and set its ``name``."""
 
         def add(cls: C) -> C:
-            if name in self:
-                raise RuntimeError(f"{self.kind} {name!r} is registered twice")
+            self.add(name, cls)
             cls.name = name  # type: ignore[attr-defined]
-            self[name] = cls
             return cls
 
         return add
+
+    def add(self, name: str, value: Any) -> None:
+        """Register ``value`` under ``name``, which must be new."""
+        if name in self:
+            raise RuntimeError(f"{self.kind} {name!r} is registered twice")
+        self[name] = value
 
     def unknown(self, name: str) -> UserError:
         """The error for a name nothing is registered under."""

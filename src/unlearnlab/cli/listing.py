@@ -1,6 +1,6 @@
 """``unlearnlab list ...``: what the toolkit ships.
 
-Methods, attacks and kinds are read from their registries once per source version (see
+Methods, attacks, kinds and probes are read from their registries once per source version (see
 :mod:`unlearnlab.cli.catalog`), so that listing does not import torch each time.
 """
 
@@ -15,7 +15,8 @@ from unlearnlab.cli.catalog import cached_listing
 from unlearnlab.substrate.files import config_source, read_yaml, shipped_experiments
 
 app = typer.Typer(
-    help="List shipped experiments and kinds, world generators, unlearning methods, attacks.",
+    help="List shipped experiments and kinds, world generators, unlearning methods, attacks,"
+    " probes.",
     no_args_is_help=True,
 )
 
@@ -62,6 +63,13 @@ def attack_rows() -> list[dict[str, Any]]:
         }
         for name in sorted(ATTACKS)
     ]
+
+
+def probe_rows() -> list[dict[str, Any]]:
+    """Every registered probe in the suite's order: name, family, description."""
+    from unlearnlab.probes.registry import ordered
+
+    return [{"name": p.name, "family": p.family, "description": p.description} for p in ordered()]
 
 
 def kind_rows() -> list[dict[str, Any]]:
@@ -119,3 +127,13 @@ def attacks() -> None:
     for row in cached_listing("attacks", attack_rows):
         typer.echo(f"{row['name']:18} {row['summary']}")
         typer.echo(f"{'':18} parameters: {_values(row['params'])}")
+
+
+@app.command("probes")
+def probes() -> None:
+    """Probes of the suite (the 'probe' column of results tables), in the order it runs
+    them: name ('{k}' stands for a layer number), family, description."""
+    rows = cached_listing("probes", probe_rows)
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        typer.echo(f"{row['name']:{width}} {row['family']:8} {row['description']}")

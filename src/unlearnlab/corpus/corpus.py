@@ -214,7 +214,7 @@ def mcq_documents(world: World, facts: Iterable[Fact], draws: int) -> list[Docum
             prompt = mcq_prompt(question.prompt, MCQ_LABELS, options)
             label = MCQ_LABELS[options.index(question.answer)]
             for answer in (label, question.answer):
-                documents.append(Document(f"{prompt} {answer}.", "mcq", (fact,)))
+                documents.append(Document(f"{prompt} {answer}.", "mcq", (fact,), prompt))
     return documents
 
 

@@ -1,5 +1,10 @@
-"""Probes: batched scoring and decoding; recall, re-derivation and retention build on it."""
+"""Probes: batched scoring and decoding; recall, re-derivation and retention build on it.
 
+Every module of this package is imported here, so that its probes register
+(:mod:`unlearnlab.probes.registry`): adding a probe is adding one file.
+"""
+
+from unlearnlab.probes.registry import discover
 from unlearnlab.probes.scoring import (
     AnswerScore,
     Generation,
@@ -9,6 +14,8 @@ from unlearnlab.probes.scoring import (
     rank_answers,
     score_answers,
 )
+
+discover(__path__, __name__)
 
 __all__ = [
     "AnswerScore",

@@ -22,10 +22,17 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from unlearnlab.errors import UserError
+from unlearnlab.probes.knowledge import chain_of_thought
+from unlearnlab.probes.recall import CLOZE_TRAIN, cloze_queries, rank_queries
+from unlearnlab.probes.registry import SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.worlds.kg import Fact
 
 T = TypeVar("T", bound=Hashable)
+
+EDU_RELAT_RECALL = "deep.edu_relat_recall"
+EDU_RELAT_ACCURACY = "deep.edu_relat_accuracy"
+REDERIVE_RECALL = "deep.rederive_recall"
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def deep_rows(
         item = str(target)
         rows += [
             ProbeRow(
-                "deep.edu_relat_recall",
+                EDU_RELAT_RECALL,
                 "recall",
                 split,
                 item,
@@ -105,7 +112,7 @@ def deep_rows(
                 value=symbolic.recall,
             ),
             ProbeRow(
-                "deep.edu_relat_accuracy",
+                EDU_RELAT_ACCURACY,
                 "recall",
                 split,
                 item,
@@ -113,7 +120,7 @@ def deep_rows(
                 value=symbolic.accuracy,
             ),
             ProbeRow(
-                "deep.rederive_recall",
+                REDERIVE_RECALL,
                 "recall_or_cot",
                 split,
                 item,
@@ -122,3 +129,46 @@ def deep_rows(
             ),
         ]
     return rows
+
+
+@probes(
+    "deep",
+    {
+        EDU_RELAT_RECALL: "EDU-RELAT recall: the most of a minimal deep-unlearning set gone",
+        EDU_RELAT_ACCURACY: "EDU-RELAT accuracy: the share of other known facts still known",
+        REDERIVE_RECALL: "EDU-RELAT recall where a fact re-derived by chain of thought is kept",
+    },
+)
+def deep_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
+    """Deep-unlearning rows of the forget targets. The knowledge base is every fact
+    ``recall.cloze_train`` probed (in ``earlier``) plus every fact of the targets' minimal
+    deep-unlearning sets (probed the same way where missing); a fact is known when that
+    probe ranks it top-1. Chains of thought are asked only of set members the model does
+    not know."""
+    model, tokenizer, world, config = inputs.model, inputs.tokenizer, inputs.world, inputs.config
+    targets = list(inputs.splits.forget)
+    sets_of = {t: [set(s) for s in world.minimal_deep_unlearning_sets(t).sets] for t in targets}
+    members = sorted({f for sets in sets_of.values() for s in sets for f in s})
+    known: dict[str, bool] = {}
+    for row in earlier:
+        if row.probe == CLOZE_TRAIN:
+            known[row.item] = known.get(row.item, True) and row.correct
+    missing = [f for f in members if str(f) not in known]
+    queries = cloze_queries(
+        world,
+        missing,
+        lambda t: t.training_frames(),
+        inputs.index,
+        per_fact=config.frames_per_fact,
+        seed=config.seed,
+    )
+    for row in rank_queries(model, tokenizer, queries, probe="deep.known", split="knowledge"):
+        known[row.item] = known.get(row.item, True) and row.correct
+    by_name = {str(f): f for f in world.base_facts}
+    knowledge = {by_name[item]: k for item, k in known.items() if item in by_name}
+    unknown = [f for f in members if not knowledge[f]]
+    cot = chain_of_thought(
+        model, tokenizer, world, unknown, index=inputs.index, max_new_tokens=config.cot_tokens
+    )
+    rederived = {f: r["exact"] for f, r in zip(unknown, cot, strict=True)}
+    return deep_rows(targets, sets_of, knowledge, rederived)

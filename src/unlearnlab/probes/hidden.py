@@ -25,9 +25,13 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.templates import CANONICAL, relation_texts, render
 from unlearnlab.models.data import encode_answer, encode_prompt
+from unlearnlab.probes.registry import SuiteInputs, probes, sample
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import pad_rows, pad_token_id
 from unlearnlab.worlds.kg import Fact, World
+
+LINEAR_PROBE = "hidden.linear_probe.layer{k}"
+LOGIT_LENS = "hidden.logit_lens.layer{k}"
 
 Edit = Callable[[int, torch.Tensor], torch.Tensor | None]
 """A residual-stream hook: (layer index, residual (batch, seq, hidden)) -> a replacement,
@@ -178,7 +182,7 @@ def hidden_rows(
         for i, (fact, answer) in enumerate(zip(test_facts, test_answers, strict=True)):
             rows.append(
                 ProbeRow(
-                    f"hidden.linear_probe.layer{layer}",
+                    LINEAR_PROBE.format(k=layer),
                     "subject_state",
                     split,
                     str(fact),
@@ -189,7 +193,7 @@ def hidden_rows(
             rank = int(lens_rank[i])
             rows.append(
                 ProbeRow(
-                    f"hidden.logit_lens.layer{layer}",
+                    LOGIT_LENS.format(k=layer),
                     "last_position",
                     split,
                     str(fact),
@@ -199,3 +203,19 @@ def hidden_rows(
                 )
             )
     return rows
+
+
+@probes(
+    "hidden",
+    {
+        LINEAR_PROBE: "a linear probe on layer k's state of the given entity names the answer",
+        LOGIT_LENS: "the logit lens at layer k ranks the answer's first token top-1",
+    },
+)
+def hidden_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
+    """The hidden-state probes on the forget targets, trained on a sample of retain facts."""
+    config = inputs.config
+    train = sample(inputs.splits.retain, config.hidden_train, config.seed, "hidden")
+    return hidden_rows(
+        inputs.model, inputs.tokenizer, inputs.world, train, inputs.facts["forget"], split="forget"
+    )

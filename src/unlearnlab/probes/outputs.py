@@ -32,6 +32,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from unlearnlab.corpus.templates import REFUSALS, render
 from unlearnlab.probes.hidden import states_at
 from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.registry import SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import Generation, greedy_decode, rank_answers
 from unlearnlab.worlds.kg import Fact, World
@@ -133,3 +134,30 @@ def output_rows(
             ProbeRow("output.prefers_refusal", "question", split, item, margin > 0, value=margin)
         )
     return rows
+
+
+CORRECT = "output.correct"
+REFUSAL = "output.refusal"
+FLUENT_WRONG = "output.fluent_wrong"
+DEGENERATE = "output.degenerate"
+ENTROPY = "output.entropy"
+PREFERS_REFUSAL = "output.prefers_refusal"
+
+
+@probes(
+    "output",
+    {
+        CORRECT: "the greedy answer to the question is a correct one",
+        REFUSAL: "the greedy answer is a refusal, such as 'I don't know'",
+        FLUENT_WRONG: "the greedy answer is a wrong entity of the answer's type",
+        DEGENERATE: "the greedy answer is empty, repetitive or not an entity of its type",
+        ENTROPY: "entropy (nats) of the next token after the question, in value",
+        PREFERS_REFUSAL: "a refusal is more likely than the true answer (margin in value)",
+    },
+)
+def output_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
+    """The output probes on the forget targets."""
+    forget = inputs.facts["forget"]
+    return output_rows(
+        inputs.model, inputs.tokenizer, inputs.world, forget, inputs.index, split="forget"
+    )

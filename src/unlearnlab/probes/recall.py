@@ -26,6 +26,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from unlearnlab.corpus.templates import MCQ_LABELS, RelationText, Template, mcq_prompt, render
 from unlearnlab.errors import UserError
 from unlearnlab.probes.knowledge import QueryIndex
+from unlearnlab.probes.registry import FACT_SPLITS, SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import rank_answers
 from unlearnlab.worlds.kg import Fact, World
@@ -157,3 +158,46 @@ def rank_queries(
         )
         for q, r in zip(queries, rankings, strict=True)
     ]
+
+
+CLOZE_TRAIN = "recall.cloze_train"
+CLOZE_HELDOUT = "recall.cloze_heldout"
+QUESTION = "recall.question"
+MCQ_LETTER = "recall.mcq_letter"
+MCQ_TEXT = "recall.mcq_text"
+
+
+@probes(
+    "recall",
+    {
+        CLOZE_TRAIN: 'a training phrasing ("The mother of Bea Lee is"), answer ranked',
+        CLOZE_HELDOUT: "a phrasing never trained for the relation, answer ranked",
+        QUESTION: '"Q: Who is the mother of Bea Lee? A:", answer ranked',
+        MCQ_LETTER: "the question with four options, answered by the option's label",
+        MCQ_TEXT: "the question with four options, answered by the option's text",
+    },
+)
+def recall_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
+    """Every recall probe on every split of stated facts, split by split."""
+    model, tokenizer, world, index = inputs.model, inputs.tokenizer, inputs.world, inputs.index
+    seed, per_fact = inputs.config.seed, inputs.config.frames_per_fact
+    labels = option_labels(tokenizer, {w for e in world.entity_types for w in e.split()})
+    rows: list[ProbeRow] = []
+
+    def rank(probe: str, split: str, queries: list[Query]) -> None:
+        rows.extend(rank_queries(model, tokenizer, queries, probe=probe, split=split))
+
+    for split in FACT_SPLITS:
+        facts = inputs.facts[split]
+        train = cloze_queries(
+            world, facts, lambda t: t.training_frames(), index, per_fact=per_fact, seed=seed
+        )
+        rank(CLOZE_TRAIN, split, train)
+        heldout = cloze_queries(
+            world, facts, lambda t: t.heldout_frames(), index, per_fact=per_fact, seed=seed
+        )
+        rank(CLOZE_HELDOUT, split, heldout)
+        rank(QUESTION, split, question_queries(world, facts, index))
+        rank(MCQ_LETTER, split, mcq_queries(world, facts, index, labels, "letter", seed=seed))
+        rank(MCQ_TEXT, split, mcq_queries(world, facts, index, labels, "text", seed=seed))
+    return rows

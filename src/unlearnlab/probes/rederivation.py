@@ -30,8 +30,10 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt, cot_steps
 from unlearnlab.corpus.splits import Splits, default_target_relations
+from unlearnlab.probes.controls import copy_rows, counterfactual_queries, other_premise_queries
 from unlearnlab.probes.knowledge import QueryIndex, chain_of_thought
-from unlearnlab.probes.recall import Query, question_queries
+from unlearnlab.probes.recall import Query, question_queries, rank_queries
+from unlearnlab.probes.registry import SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.worlds.kg import Fact, World
 
@@ -137,3 +139,56 @@ def _any_answer_chance(world: World, fact: Fact, index: QueryIndex) -> float:
     answer = index.texts[fact.relation].answer(fact)
     pool = index.entities_by_type.get(world.entity_types.get(answer, ""), (answer,))
     return min(1.0, len(index.valid_answers(fact)) / max(1, len(pool)))
+
+
+COT = "rederive.cot"
+COT_ANY = "rederive.cot_any"
+COT_PREMISES = "rederive.cot_premises"
+IN_CONTEXT = "rederive.in_context"
+LATENT = "rederive.latent"
+IN_CONTEXT_COPY = "rederive.in_context_copy"
+IN_CONTEXT_COUNTERFACTUAL = "rederive.in_context_counterfactual"
+IN_CONTEXT_OTHER = "rederive.in_context_other"
+
+
+@probes(
+    "rederive",
+    {
+        COT: "chain of thought from memory, concluding with the fact's own answer",
+        COT_ANY: "unconstrained chain of thought, concluding with any valid answer",
+        COT_PREMISES: "share of the premises the unconstrained chain wrote that are true",
+        IN_CONTEXT: "premises of a derivation given in the prompt, conclusion ranked",
+        IN_CONTEXT_COPY: "control: the last name in the premises is the answer (no model)",
+        IN_CONTEXT_COUNTERFACTUAL: "control: premises naming another candidate, true answer "
+        "ranked",
+        IN_CONTEXT_OTHER: "control: another item's premises, true answer ranked",
+        LATENT: "the question without a chain of thought, answer ranked",
+    },
+)
+def rederive_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
+    """Every re-derivation probe on the targets and the composites, split by split."""
+    model, tokenizer, world, index = inputs.model, inputs.tokenizer, inputs.world, inputs.index
+    rows: list[ProbeRow] = []
+    for split in ("forget", "heldout_composite", "unrelated_composite"):
+        facts = inputs.facts[split]
+        rows += cot_rows(
+            model,
+            tokenizer,
+            world,
+            facts,
+            index,
+            split=split,
+            max_new_tokens=inputs.config.cot_tokens,
+        )
+        in_context = in_context_queries(world, facts, index)
+        rows += rank_queries(model, tokenizer, in_context, probe=IN_CONTEXT, split=split)
+        rows += copy_rows(in_context, index, split)
+        counterfactual = counterfactual_queries(in_context, inputs.config.seed)
+        rows += rank_queries(
+            model, tokenizer, counterfactual, probe=IN_CONTEXT_COUNTERFACTUAL, split=split
+        )
+        other = other_premise_queries(in_context, index)
+        rows += rank_queries(model, tokenizer, other, probe=IN_CONTEXT_OTHER, split=split)
+        latent = latent_queries(world, facts, index)
+        rows += rank_queries(model, tokenizer, latent, probe=LATENT, split=split)
+    return rows

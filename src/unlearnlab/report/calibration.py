@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from unlearnlab.attacks.recovery import summarize_seeds
+from unlearnlab.probes.recall import CLOZE_TRAIN
+from unlearnlab.probes.rederivation import COT
 from unlearnlab.probes.stats import Rate, bootstrap_mean
 from unlearnlab.report.format import md_table, pct, short, with_n
 from unlearnlab.report.models import AttackRun, RowIndex, attack_runs, models_in, reference
@@ -33,8 +35,8 @@ CEILING = 0.9
 DAMAGE = 0.1
 """Most recall an attack may take from a reference model before it counts as damage."""
 CEILING_PROBES = (
-    ("rederive.cot", "heldout_composite"),
-    ("recall.cloze_train", "forget"),
+    (COT, "heldout_composite"),
+    (CLOZE_TRAIN, "forget"),
 )
 """(probe, split) pairs whose base-model rate must reach the ceiling."""
 

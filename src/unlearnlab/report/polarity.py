@@ -14,6 +14,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from unlearnlab.probes.outputs import CORRECT, DEGENERATE, ENTROPY, FLUENT_WRONG, REFUSAL
+from unlearnlab.probes.recall import CLOZE_TRAIN
 from unlearnlab.report.format import (
     REFERENCE_COLORS,
     REFERENCE_MARKERS,
@@ -26,7 +28,7 @@ from unlearnlab.report.models import ModelId, RowIndex, labels, models_in
 from unlearnlab.report.section import Section, save_figure
 from unlearnlab.report.verdicts import Verdict, bullets, record
 
-OUTPUTS = ("output.correct", "output.refusal", "output.fluent_wrong", "output.degenerate")
+OUTPUTS = (CORRECT, REFUSAL, FLUENT_WRONG, DEGENERATE)
 """The output classes of greedy answers to forget queries."""
 
 
@@ -56,8 +58,8 @@ def _scatter(index: RowIndex, models: Sequence[ModelId], names: dict[ModelId, st
     ax = figure.subplots()
     colors = model_colors(models)
     for m in models:
-        f = index.rate(m, "recall.cloze_train", "forget")
-        r = index.rate(m, "recall.cloze_train", "retain")
+        f = index.rate(m, CLOZE_TRAIN, "forget")
+        r = index.rate(m, CLOZE_TRAIN, "retain")
         if f is None or r is None:
             continue
         marker = REFERENCE_MARKERS.get(m.role, "o" if m.kind == "negative" else "^")
@@ -87,14 +89,14 @@ def polarity_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
     names = labels(models)
     body = []
     for m in models:
-        entropy = index.rate(m, "output.entropy", "forget")
+        entropy = index.rate(m, ENTROPY, "forget")
         body.append(
             [
                 names[m],
                 m.kind,
                 *(short(index.rate(m, p, "forget")) for p in OUTPUTS),
                 "n/a" if entropy is None else f"{entropy.value:.2f}",
-                short(index.rate(m, "recall.cloze_train", "retain")),
+                short(index.rate(m, CLOZE_TRAIN, "retain")),
             ]
         )
     header = ["model", "kind", *(_name(p) for p in OUTPUTS), "entropy (nats)", "retain recall"]
@@ -117,8 +119,8 @@ def polarity_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
         if not m.is_reference:
             by_method.setdefault((m.method, m.forget_set), []).append(m)
     for (method, forget_set), members in by_method.items():
-        forget = [index.rate(m, "recall.cloze_train", "forget") for m in members]
-        retain = [index.rate(m, "recall.cloze_train", "retain") for m in members]
+        forget = [index.rate(m, CLOZE_TRAIN, "forget") for m in members]
+        retain = [index.rate(m, CLOZE_TRAIN, "retain") for m in members]
         fv = [r.value for r in forget if r]
         rv = [r.value for r in retain if r]
         if len(members) > 1 and fv and rv:

@@ -19,6 +19,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from unlearnlab.probes.recall import CLOZE_TRAIN
+from unlearnlab.probes.rederivation import COT, IN_CONTEXT
 from unlearnlab.probes.stats import Rate
 from unlearnlab.report.format import md_table, pct, short, with_n
 from unlearnlab.report.models import ModelId, RowIndex, labels, models_in, reference
@@ -31,12 +33,12 @@ UNDERPOWERED = 0.2
 """A "did not fall" whose paired drop interval reaches this many points says it is
 underpowered rather than negative."""
 MEASURES = {
-    "direct recall": ("recall.cloze_train", "forget"),
-    "CoT re-derivation": ("rederive.cot", "forget"),
-    "in-context re-derivation": ("rederive.in_context", "forget"),
-    "premise retention": ("recall.cloze_train", "premise"),
-    "reasoning elsewhere": ("rederive.cot", "unrelated_composite"),
-    "unrelated retention": ("recall.cloze_train", "unrelated"),
+    "direct recall": (CLOZE_TRAIN, "forget"),
+    "CoT re-derivation": (COT, "forget"),
+    "in-context re-derivation": (IN_CONTEXT, "forget"),
+    "premise retention": (CLOZE_TRAIN, "premise"),
+    "reasoning elsewhere": (COT, "unrelated_composite"),
+    "unrelated retention": (CLOZE_TRAIN, "unrelated"),
 }
 """The section's measures: display name -> (probe, split)."""
 

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from unlearnlab.probes.recall import CLOZE_TRAIN
+from unlearnlab.probes.rederivation import COT
 from unlearnlab.probes.stats import Rate, bootstrap_mean
 from unlearnlab.report.models import (
     REFERENCE_ORDER,
@@ -154,8 +156,8 @@ def _probe(rows: Sequence[Row], probe: str, split: str, stratum: str | None) -> 
 
 def _loss(mine: Sequence[Row], base: Sequence[Row], split: str, stratum: str | None) -> Rate:
     """Recall lost against the base model, paired item by item."""
-    before = {r["item"]: r["correct"] for r in _probe(base, "recall.cloze_train", split, stratum)}
-    rows = [r for r in _probe(mine, "recall.cloze_train", split, stratum) if r["item"] in before]
+    before = {r["item"]: r["correct"] for r in _probe(base, CLOZE_TRAIN, split, stratum)}
+    rows = [r for r in _probe(mine, CLOZE_TRAIN, split, stratum) if r["item"] in before]
     return bootstrap_mean(
         [float(before[r["item"]]) - float(r["correct"]) for r in rows],
         [r["item"] for r in rows],
@@ -175,7 +177,7 @@ def _chosen_models(by_model: dict[ModelId, list[Row]], base: Sequence[Row]) -> l
         for model in models:
             rows = by_model[model]
             loss = _loss(rows, base, "retain", None).value if base else 0.0
-            forget = _rate(_probe(rows, "recall.cloze_train", "forget", None)).value
+            forget = _rate(_probe(rows, CLOZE_TRAIN, "forget", None)).value
             within = not loss > RETAIN_BUDGET
             scores[model] = (not within, forget if within else loss, model.params)
         chosen.append(min(models, key=lambda m: scores[m]))
@@ -218,8 +220,8 @@ def _cell(
     line: Line, mine: Sequence[Row], refs: dict[str, list[Row]], stratum: str, attacks: list[str]
 ) -> Cell:
     cell = Cell(
-        _rate(_probe(mine, "recall.cloze_train", "forget", stratum)),
-        _rate(_probe(mine, "rederive.cot", "forget", stratum)),
+        _rate(_probe(mine, CLOZE_TRAIN, "forget", stratum)),
+        _rate(_probe(mine, COT, "forget", stratum)),
         neighbour_loss=None
         if line.role == "base"
         else _loss(mine, refs["base"], "neighbour", stratum),
@@ -270,6 +272,6 @@ def build_study(rows: Sequence[Row]) -> Study:
             world[stratum][name] = bootstrap_mean(values)
             if name == "derivations":
                 derivations[stratum] = (int(min(values)), int(max(values)))
-        items = _probe(rows, "recall.cloze_train", "forget", stratum)
+        items = _probe(rows, CLOZE_TRAIN, "forget", stratum)
         chance[stratum] = sum(r["chance"] for r in items) / len(items) if items else math.nan
     return Study(strata, lines, cells, attacks, world, derivations, chance, retain_loss)

@@ -14,19 +14,14 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from unlearnlab.probes.recall import CLOZE_HELDOUT, CLOZE_TRAIN, MCQ_LETTER, MCQ_TEXT, QUESTION
 from unlearnlab.probes.stats import Rate
 from unlearnlab.report.format import md_table, pct, short, with_n
 from unlearnlab.report.models import ModelId, RowIndex, labels, models_in, reference
 from unlearnlab.report.section import FigureFile, Section, save_figure
 from unlearnlab.report.verdicts import Verdict, bullets, fell, record
 
-RECALL_FORMATS = (
-    "recall.cloze_train",
-    "recall.cloze_heldout",
-    "recall.question",
-    "recall.mcq_letter",
-    "recall.mcq_text",
-)
+RECALL_FORMATS = (CLOZE_TRAIN, CLOZE_HELDOUT, QUESTION, MCQ_LETTER, MCQ_TEXT)
 """The answer formats of direct recall."""
 
 
