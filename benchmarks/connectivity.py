@@ -70,7 +70,7 @@ def main() -> None:
         load_before = os.getloadavg()
         start, cpu = time.perf_counter(), time.process_time()
         rows = kind.run(config, ctx)
-        sections = kind.sections(rows, out / "figures")
+        sections = kind.sections(rows, out / "figures", {})
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         load_after = os.getloadavg()
         columns, table = kind.headline(rows)

@@ -59,7 +59,7 @@ def main(argv: list[str]) -> None:
         rows = kind.run(config, ctx)
         wall, cpu = time.time() - began_wall, _cpu_seconds() - began_cpu
         phases = stage_seconds(ctx.run_dir, began_wall)
-        sections = kind.sections(rows, root / "figures")
+        sections = kind.sections(rows, root / "figures", {})
     print(f"dualuse ({args.profile}): {len(rows)} rows")
     print(
         f"wall {wall:.0f} s, CPU {cpu:.0f} s; bar {BAR_SECONDS:.0f} s wall: "

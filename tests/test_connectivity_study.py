@@ -237,7 +237,7 @@ def test_the_kind_end_to_end_on_a_tiny_world(tmp_path: Path) -> None:
     assert len(world) == 12
     assert all(r["value"] == 0 for r in world.values() if r["stratum"] == "isolated")
     assert all(r["value"] >= 4 for r in world.values() if r["stratum"] == "4+")
-    (section,) = kind.sections(rows, tmp_path / "figures")
+    (section,) = kind.sections(rows, tmp_path / "figures", {})
     assert section.markdown.count("- **") == 3  # ga, idk and the oracle
     assert "**Recall after quantize**" in section.markdown
     study = build_study(rows)

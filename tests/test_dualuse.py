@@ -143,7 +143,7 @@ def test_the_kind_end_to_end_on_a_tiny_world(tmp_path: Path) -> None:
     assert len(roles) == 2 * 4  # two variants x base, oracle, deep oracle, unlearned
     attacked = {(r["variant"], r["attack"], r["role"]) for r in rows if r["attack"]}
     assert len(attacked) == 2 * 2 * 3  # variants x attacks x (best point, base, oracle)
-    sections = kind.sections(rows, tmp_path / "figures")
+    sections = kind.sections(rows, tmp_path / "figures", {})
     titles = [s.title for s in sections]
     assert titles == [
         "Dual use: hazard against utility",

@@ -47,6 +47,7 @@ def _world(
         rows += _probe(role, "recall.cloze_train", "forget", direct, **columns)
         rows += _probe(role, "rederive.cot", "forget", cot, **columns)
         rows += _probe(role, "recall.cloze_train", "premise", 20, **columns)
+        rows += _probe(role, "recall.cloze_train", "retain", 20, **columns)
         reasoning = elsewhere if role == "unlearned" else 20
         rows += _probe(role, "rederive.cot", "unrelated_composite", reasoning, **columns)
     return rows
@@ -229,3 +230,26 @@ def test_an_interval_straddling_the_threshold_is_undecided(tmp_path) -> None:
     assert npo.holds is None and "undecided (the interval straddles 20%)" in npo.statement
     assert "not re-derived" not in npo.statement
     assert oracle.holds is None and "cannot be said to re-derive" in oracle.statement
+
+
+def test_a_method_that_missed_its_sanity_bar_is_not_compared(tmp_path) -> None:
+    """idk never refuses: its sanity verdict fails and no per-question section treats
+    its point as a working refusal method."""
+    idk = {"method": "idk", "forget_set": "targets", "params": as_json({"lr": 0.001})}
+    rows = _world(npo_direct=0, npo_cot=0, oracle_cot=0)
+    for probe, split, hits in (
+        ("recall.cloze_train", "forget", 0),
+        ("rederive.cot", "forget", 0),
+        ("recall.cloze_train", "premise", 20),
+        ("recall.cloze_train", "retain", 20),
+        ("output.refusal", "forget", 0),
+        ("output.correct", "forget", 0),
+    ):
+        rows += _probe("unlearned", probe, split, hits, **idk)
+    sections = unlearn_sections(rows, tmp_path)
+    fair = next(s for s in sections if s.title.startswith("Fair comparison"))
+    sanity = {v.subject: v for v in fair.verdicts}
+    assert sanity["idk"].holds is False and sanity["npo"].holds is True
+    compositional = next(s for s in sections if s.title == "Compositional re-derivation")
+    subjects = {v.subject for v in compositional.verdicts}
+    assert "npo" in subjects and "idk" not in subjects

@@ -1,5 +1,6 @@
-"""The unlearning study's report (kind ``unlearn``), from results rows alone: a summary,
-the world, then one section per question (:mod:`~unlearnlab.report.rederivation`,
+"""The unlearning study's report (kind ``unlearn``), from results rows and the run's
+selection rule alone: a summary, the world, the fair comparison (sanity bars, selected
+points, the frontier), then one section per question (:mod:`~unlearnlab.report.rederivation`,
 :mod:`~unlearnlab.report.polarity`, :mod:`~unlearnlab.report.durability`,
 :mod:`~unlearnlab.report.validity`, :mod:`~unlearnlab.report.calibration`), each with its
 verdict records."""
@@ -13,12 +14,16 @@ from typing import Any
 from unlearnlab.report.calibration import calibration_section
 from unlearnlab.report.durability import durability_section, worst_recoveries
 from unlearnlab.report.format import short
-from unlearnlab.report.models import WORLD, RowIndex, attack_runs, labels, models_in
+from unlearnlab.report.frontier import frontier_section
+from unlearnlab.report.models import WORLD, RowIndex, attack_runs, labels, model_of, models_in
 from unlearnlab.report.polarity import polarity_section
 from unlearnlab.report.rederivation import MEASURES, rederivation_section
+from unlearnlab.report.sanity import sanity_verdicts
 from unlearnlab.report.section import Section
+from unlearnlab.report.selection import SelectionRule, select, selection_section
 from unlearnlab.report.summary import summary_section
 from unlearnlab.report.validity import validity_section
+from unlearnlab.report.verdicts import Verdict, bullets
 
 
 def world_section(rows: Sequence[dict[str, Any]]) -> Section:
@@ -43,13 +48,45 @@ def world_section(rows: Sequence[dict[str, Any]]) -> Section:
     return Section("World and forget targets", "\n".join(text))
 
 
-def unlearn_sections(rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
-    """The summary, the world, then the sections of the unlearning study."""
+def compared_rows(
+    rows: Sequence[dict[str, Any]], rule: SelectionRule, sanity: Sequence[Verdict]
+) -> list[dict[str, Any]]:
+    """The rows the per-question sections compare: the references, and each method's
+    selected grid point under ``rule``, but not the points of a method that failed its
+    sanity bar (it is reported as not converged, never compared as if it had worked)."""
+    failed = {v.subject for v in sanity if v.holds is False}
+    chosen = {
+        point.model
+        for (method, forget_set), point in select(rows, rule).items()
+        if point is not None
+        and (method if forget_set == "targets" else f"{method} ({forget_set})") not in failed
+    }
+    return [r for r in rows if r["role"] != "unlearned" or model_of(r) in chosen]
+
+
+def unlearn_sections(
+    rows: Sequence[dict[str, Any]], figures: Path, rule: SelectionRule | None = None
+) -> list[Section]:
+    """The summary, the world, the fair-comparison sections (sanity bars and selected
+    points, the compositional frontier over every grid point), then the per-question
+    sections on the selected points of the methods that passed their sanity bar."""
+    rule = rule or SelectionRule()
+    sanity = sanity_verdicts(rows, rule)
+    selection = selection_section(rows, rule)
+    fair = Section(
+        "Fair comparison: sanity bars and selected points",
+        "\n".join([*bullets(sanity), "", selection.markdown]),
+        [],
+        sanity,
+    )
+    compared = compared_rows(rows, rule, sanity)
     sections = [
-        rederivation_section(rows, figures),
-        polarity_section(rows, figures),
-        durability_section(rows, figures),
-        validity_section(rows, figures),
+        fair,
+        frontier_section(rows, figures),
+        rederivation_section(compared, figures),
+        polarity_section(compared, figures),
+        durability_section(compared, figures),
+        validity_section(compared, figures),
         calibration_section(rows, figures),
     ]
     summary = summary_section([v for s in sections for v in s.verdicts])

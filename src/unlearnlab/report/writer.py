@@ -42,7 +42,7 @@ def build_sections(
 ) -> list[Section]:
     """The sections of the run's kind, figures written to ``run_dir/figures``."""
     kind = EXPERIMENT_KINDS.lookup(record.config.get("kind", "unlearn"))()
-    return kind.sections(rows, run_dir / FIGURES)
+    return kind.sections(rows, run_dir / FIGURES, record.config.get("settings", {}))
 
 
 def _header(record: RunRecord) -> str:

@@ -44,8 +44,11 @@ class ExperimentKind(ABC):
         ExperimentConfig`, its settings validated) and return every results row."""
 
     @abstractmethod
-    def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
-        """The report's sections from results rows alone; figures go to ``figures``."""
+    def sections(
+        self, rows: Sequence[dict[str, Any]], figures: Path, settings: dict[str, Any]
+    ) -> list[Section]:
+        """The report's sections from results rows and the run's resolved ``settings``
+        (declared rules, such as the selection rule) alone; figures go to ``figures``."""
 
     @abstractmethod
     def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

@@ -106,7 +106,9 @@ class ConnectivityStudy(UnlearnStudy):
         )
         return tag_strata(config, [*world_rows, *super().run(config, ctx)])
 
-    def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
+    def sections(
+        self, rows: Sequence[dict[str, Any]], figures: Path, settings: dict[str, Any]
+    ) -> list[Section]:
         """The sections of :mod:`unlearnlab.report.connectivity`."""
         return connectivity_sections(rows, figures)
 

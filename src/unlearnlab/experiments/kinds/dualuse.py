@@ -383,7 +383,9 @@ class DualUseStudy(ExperimentKind):
             rows += stage_rows
         return rows
 
-    def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
+    def sections(
+        self, rows: Sequence[dict[str, Any]], figures: Path, settings: dict[str, Any]
+    ) -> list[Section]:
         """The sections of :mod:`unlearnlab.report.dualuse`."""
         return dualuse_sections(rows, figures)
 

@@ -145,7 +145,9 @@ class Durability(ExperimentKind):
                 rows += stage_rows
         return rows
 
-    def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
+    def sections(
+        self, rows: Sequence[dict[str, Any]], figures: Path, settings: dict[str, Any]
+    ) -> list[Section]:
         """Durability first, then the probes beside the references, then calibration."""
         return [
             durability_section(rows, figures),

@@ -441,9 +441,12 @@ class UnlearnStudy(ExperimentKind):
             rows += stage_rows
         return rows
 
-    def sections(self, rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
-        """The sections of :mod:`unlearnlab.report.unlearn`."""
-        return unlearn_sections(rows, figures)
+    def sections(
+        self, rows: Sequence[dict[str, Any]], figures: Path, settings: dict[str, Any]
+    ) -> list[Section]:
+        """The sections of :mod:`unlearnlab.report.unlearn`, under the run's selection
+        rule."""
+        return unlearn_sections(rows, figures, SelectionRule(**settings.get("selection", {})))
 
     def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         """Per model: direct recall, re-derivation, premise and unrelated retention."""
