@@ -188,19 +188,33 @@ def mcq_facts(world: World, splits: Splits, count: int) -> list[Fact]:
     return sorted(random.Random("unlearnlab-mcq").sample(pool, min(count, len(pool))))
 
 
+def answer_sets(
+    world: World, texts: dict[str, RelationText]
+) -> dict[tuple[str, str], frozenset[str]]:
+    """Every correct answer of each query (relation, given entity) over the closure."""
+    answers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for fact in world.closure():
+        text = texts[fact.relation]
+        answers[(fact.relation, text.given(fact))].add(text.answer(fact))
+    return {k: frozenset(v) for k, v in answers.items()}
+
+
+def entities_by_type(world: World) -> dict[str, tuple[str, ...]]:
+    """The entities of each type, sorted."""
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for entity, kind in sorted(world.entity_types.items()):
+        by_type[kind].append(entity)
+    return {k: tuple(v) for k, v in by_type.items()}
+
+
 def mcq_documents(world: World, facts: Iterable[Fact], draws: int) -> list[Document]:
     """``2 * draws`` documents per fact: its question with four options (the answer and
     three entities of its type that are not correct answers, drawn per fact and draw), the
     answer under label ``i mod 4`` in draw ``i``, each answered by the option's letter and
     by its text."""
     texts = relation_texts(world)
-    answers: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for fact in world.closure():
-        text = texts[fact.relation]
-        answers[(fact.relation, text.given(fact))].add(text.answer(fact))
-    by_type: dict[str, list[str]] = defaultdict(list)
-    for entity, kind in sorted(world.entity_types.items()):
-        by_type[kind].append(entity)
+    answers = answer_sets(world, texts)
+    by_type = entities_by_type(world)
     documents = []
     for fact in facts:
         text = texts[fact.relation]

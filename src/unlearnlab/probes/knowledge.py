@@ -12,14 +12,18 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearnlab.corpus.corpus import cot_conclusion_prefix, cot_prompt
+from unlearnlab.corpus.corpus import (
+    answer_sets,
+    cot_conclusion_prefix,
+    cot_prompt,
+    entities_by_type,
+)
 from unlearnlab.corpus.templates import RelationText, Template, relation_texts, render
 from unlearnlab.models.data import encode_answer
 from unlearnlab.probes.scoring import (
@@ -44,18 +48,7 @@ class QueryIndex:
     def build(world: World) -> QueryIndex:
         """Index the closure of ``world``."""
         texts = relation_texts(world)
-        answers: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for fact in world.closure():
-            text = texts[fact.relation]
-            answers[(fact.relation, text.given(fact))].add(text.answer(fact))
-        by_type: dict[str, list[str]] = defaultdict(list)
-        for entity, kind in sorted(world.entity_types.items()):
-            by_type[kind].append(entity)
-        return QueryIndex(
-            texts,
-            {k: frozenset(v) for k, v in answers.items()},
-            {k: tuple(v) for k, v in by_type.items()},
-        )
+        return QueryIndex(texts, answer_sets(world, texts), entities_by_type(world))
 
     def valid_answers(self, fact: Fact) -> frozenset[str]:
         """Every correct answer of the query ``fact`` is asked through."""
