@@ -253,3 +253,22 @@ def test_a_method_that_missed_its_sanity_bar_is_not_compared(tmp_path) -> None:
     compositional = next(s for s in sections if s.title == "Compositional re-derivation")
     subjects = {v.subject for v in compositional.verdicts}
     assert "npo" in subjects and "idk" not in subjects
+
+
+def test_polarity_reports_stability_over_every_grid_point(tmp_path) -> None:
+    from unlearnlab.report.polarity import polarity_section
+
+    rows = []
+    for lr, refusals in ((0.001, 4), (0.003, 18)):
+        point = {"method": "idk", "forget_set": "targets", "params": as_json({"lr": lr})}
+        rows += _probe("unlearned", "output.refusal", "forget", refusals, **point)
+        rows += _probe("unlearned", "recall.cloze_train", "forget", 0, **point)
+        rows += _probe("unlearned", "recall.cloze_train", "retain", 20, **point)
+    chosen = [r for r in rows if json.loads(r["params"])["lr"] == 0.003]
+    section = polarity_section(chosen, tmp_path, rows)
+    assert "Stability of idk (targets) over its 2 grid points: forget recall 0%-0%" in (
+        section.markdown
+    )
+    assert "refusal 20%-90%" in section.markdown
+    [verdict] = section.verdicts  # the compared point only
+    assert verdict.value == pytest.approx(0.9)

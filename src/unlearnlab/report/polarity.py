@@ -83,8 +83,14 @@ def _scatter(index: RowIndex, models: Sequence[ModelId], names: dict[ModelId, st
     return figure
 
 
-def polarity_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
-    """Outputs on forget queries per model, grid ranges, the forget-retain scatter."""
+def polarity_section(
+    rows: Sequence[dict[str, Any]],
+    figures: Path,
+    grid_rows: Sequence[dict[str, Any]] | None = None,
+) -> Section:
+    """Outputs on forget queries per model of ``rows`` (each method's compared point),
+    how much they move over every grid point of ``grid_rows`` (default: ``rows``), and
+    the forget-retain scatter of every grid point."""
     index, models = RowIndex(rows), models_in(rows)
     names = labels(models)
     body = []
@@ -114,23 +120,32 @@ def polarity_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
         "",
         *bullets(verdicts),
     ]
+    everything = rows if grid_rows is None else grid_rows
+    grid_index, grid_models = RowIndex(everything), models_in(everything)
     by_method: dict[tuple[str, str], list[ModelId]] = {}
-    for m in models:
+    for m in grid_models:
         if not m.is_reference:
             by_method.setdefault((m.method, m.forget_set), []).append(m)
     for (method, forget_set), members in by_method.items():
-        forget = [index.rate(m, CLOZE_TRAIN, "forget") for m in members]
-        retain = [index.rate(m, CLOZE_TRAIN, "retain") for m in members]
+        forget = [grid_index.rate(m, CLOZE_TRAIN, "forget") for m in members]
+        retain = [grid_index.rate(m, CLOZE_TRAIN, "retain") for m in members]
+        outputs = {
+            p: [r.value for m in members if (r := grid_index.rate(m, p, "forget"))]
+            for p in OUTPUTS[1:]
+        }
         fv = [r.value for r in forget if r]
         rv = [r.value for r in retain if r]
         if len(members) > 1 and fv and rv:
+            moves = "; ".join(
+                f"{_name(p)} {pct(min(v))}-{pct(max(v))}" for p, v in outputs.items() if v
+            )
             text.append(
-                f"- {method} ({forget_set}) over its {len(members)} grid points: forget "
-                f"recall {pct(min(fv))}-{pct(max(fv))}, retain recall "
-                f"{pct(min(rv))}-{pct(max(rv))}."
+                f"- Stability of {method} ({forget_set}) over its {len(members)} grid points: "
+                f"forget recall {pct(min(fv))}-{pct(max(fv))}, retain recall "
+                f"{pct(min(rv))}-{pct(max(rv))}" + (f"; {moves}." if moves else ".")
             )
     scatter = save_figure(
-        _scatter(index, models, names),
+        _scatter(grid_index, grid_models, labels(grid_models)),
         figures,
         "forget_retain",
         "Forget against retain recall for every run of every method's grid (circles: "

@@ -84,7 +84,7 @@ def unlearn_sections(
         fair,
         frontier_section(rows, figures),
         rederivation_section(compared, figures),
-        polarity_section(compared, figures),
+        polarity_section(compared, figures, rows),
         durability_section(compared, figures),
         validity_section(compared, figures),
         calibration_section(rows, figures),
