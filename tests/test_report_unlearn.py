@@ -272,3 +272,18 @@ def test_polarity_reports_stability_over_every_grid_point(tmp_path) -> None:
     assert "refusal 20%-90%" in section.markdown
     [verdict] = section.verdicts  # the compared point only
     assert verdict.value == pytest.approx(0.9)
+
+
+def test_the_worst_setting_is_named_by_the_parameters_its_grid_varies(tmp_path) -> None:
+    rows = _curve("base", [20, 20]) + _curve("oracle", [16, 16])
+    rows += _curve("unlearned", [0, 10], **NPO)
+    for r in list(rows):
+        rows.append({**r, "attack_params": as_json({"lr": 0.01, "novel": 3})})
+    rows = [
+        {**r, "attack_params": as_json({"lr": 0.001, "novel": 3})}
+        if r["attack_params"] == as_json({"lr": 0.001})
+        else r
+        for r in rows
+    ]
+    text = durability_section(rows, tmp_path).markdown
+    assert "lr=0.001, attack seed 0" in text and "novel" not in text.split("| relearn |")[1]

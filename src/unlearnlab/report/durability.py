@@ -34,8 +34,6 @@ from unlearnlab.report.verdicts import Verdict, bullets, record
 
 DURABLE = 0.1
 """Upper interval bound of net recovery below which a method counts as durable."""
-SHOWN_PARAMS = ("lr", "source", "bits", "shots", "length")
-"""Attack parameters named in the worst-setting column."""
 
 
 def _strength(found: Recovery) -> float:
@@ -84,10 +82,20 @@ def durability_verdict(found: Recovery, name: str) -> Verdict:
     )
 
 
-def _setting(found: Recovery) -> str:
+def varying_params(runs: Sequence[AttackRun]) -> dict[str, list[str]]:
+    """Per attack: the parameters whose values differ between its settings (its grid),
+    so the worst setting is named by what was varied, whatever the attack."""
+    values: dict[str, dict[str, set[str]]] = {}
+    for run in runs:
+        for key, value in json.loads(run.params).items():
+            values.setdefault(run.attack, {}).setdefault(key, set()).add(json.dumps(value))
+    return {a: sorted(k for k, v in keys.items() if len(v) > 1) for a, keys in values.items()}
+
+
+def _setting(found: Recovery, varying: Sequence[str]) -> str:
     params = json.loads(found.params)
-    shown = ", ".join(f"{k}={v}" for k, v in params.items() if k in SHOWN_PARAMS)
-    return f"{shown}, seed {found.seed}"
+    shown = ", ".join(f"{k}={params[k]}" for k in varying if k in params)
+    return f"{shown or 'its only setting'}, attack seed {found.seed}"
 
 
 def _figure(
@@ -141,6 +149,7 @@ def durability_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section
     models = models_in(rows)
     names = labels(models)
     worst = worst_recoveries(runs)
+    varying = varying_params(runs)
     body = [
         [
             names[m],
@@ -152,7 +161,7 @@ def durability_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section
             "never"
             if found.summary.net_steps_to_50 is None
             else str(found.summary.net_steps_to_50),
-            _setting(found),
+            _setting(found, varying[attack]),
         ]
         for (m, attack), found in worst.items()
     ]
