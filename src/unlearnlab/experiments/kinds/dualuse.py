@@ -33,13 +33,13 @@ from unlearnlab.attacks.base import AttackTarget
 from unlearnlab.corpus.routes import routes_of
 from unlearnlab.errors import UserError, from_validation_error
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
-from unlearnlab.experiments.kinds.unlearn import (
+from unlearnlab.experiments.stages import RunContext, Stage
+from unlearnlab.experiments.study_settings import (
     REFERENCE_ROLES,
     AttackSpec,
     MethodSpec,
     UnlearnSettings,
 )
-from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.experiments.synthesis_substrate import (
     SynthesisSubstrate,
     build_synthesis_substrate,

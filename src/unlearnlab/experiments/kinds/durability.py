@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.kinds.unlearn import (
-    AttackSpec,
     attack_rows,
     attack_stage,
     reference_stage,
@@ -26,6 +25,7 @@ from unlearnlab.experiments.kinds.unlearn import (
     suite_rows,
 )
 from unlearnlab.experiments.stages import RunContext, Stage
+from unlearnlab.experiments.study_settings import AttackSpec
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig
 from unlearnlab.report.calibration import calibration_section
