@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from unlearnlab.external import external_dataset
-from unlearnlab.worlds.deduction import compute_closure
+from unlearnlab.worlds.closure import compute_closure
 from unlearnlab.worlds.family import FamilyParams, generate_family
 from unlearnlab.worlds.io import load_world
 

@@ -16,11 +16,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from unlearnlab.errors import UserError
-from unlearnlab.worlds.deduction import (
-    compute_closure,
-    minimal_deep_unlearning_sets,
-    minimal_support_sets,
-)
+from unlearnlab.worlds.closure import compute_closure
+from unlearnlab.worlds.deduction import minimal_deep_unlearning_sets, minimal_support_sets
 from unlearnlab.worlds.kg import Fact, FactRecord, World
 from unlearnlab.worlds.rules import Const, Rule, Var, parse_rules
 

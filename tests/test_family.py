@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unlearnlab.errors import UserError
-from unlearnlab.worlds.deduction import compute_closure
+from unlearnlab.worlds.closure import compute_closure
 from unlearnlab.worlds.family import (
     ATTRIBUTE_RELATIONS,
     BASE_RELATIONS,

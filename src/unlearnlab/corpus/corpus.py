@@ -37,7 +37,7 @@ from unlearnlab.corpus.templates import (
     relation_texts,
     render,
 )
-from unlearnlab.worlds.deduction import DerivationTree
+from unlearnlab.worlds.closure import DerivationTree
 from unlearnlab.worlds.kg import Fact, World
 
 Kind = Literal["statement", "question", "cot", "mcq"]

@@ -1,11 +1,7 @@
 """Knowledge worlds: facts, Horn rules, exact deduction, generators and the file format."""
 
-from unlearnlab.worlds.deduction import (
-    DeepUnlearningSets,
-    DerivationTree,
-    SupportSets,
-    compute_closure,
-)
+from unlearnlab.worlds.closure import DerivationTree, compute_closure
+from unlearnlab.worlds.deduction import DeepUnlearningSets, SupportSets
 from unlearnlab.worlds.family import FamilyParams, generate_family
 from unlearnlab.worlds.io import load_world, save_world
 from unlearnlab.worlds.kg import Fact, FactRecord, World, parse_fact

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from unlearnlab.errors import UserError
-from unlearnlab.worlds.deduction import compute_closure
+from unlearnlab.worlds.closure import compute_closure
 from unlearnlab.worlds.kg import Fact, World
 
 

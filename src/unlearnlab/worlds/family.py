@@ -16,7 +16,7 @@ from importlib import resources
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from unlearnlab.errors import UserError
-from unlearnlab.worlds.deduction import compute_closure
+from unlearnlab.worlds.closure import compute_closure
 from unlearnlab.worlds.kg import Fact, FactRecord, World
 from unlearnlab.worlds.rules import Rule, parse_rules
 

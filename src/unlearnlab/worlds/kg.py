@@ -11,13 +11,9 @@ from typing import TYPE_CHECKING, Any
 from unlearnlab.errors import UserError
 
 if TYPE_CHECKING:
-    from unlearnlab.worlds.deduction import (
-        Closure,
-        DeepUnlearningSets,
-        DerivationTree,
-        Grounding,
-        SupportSets,
-    )
+    from unlearnlab.worlds.closure import Closure, DerivationTree
+    from unlearnlab.worlds.deduction import DeepUnlearningSets, SupportSets
+    from unlearnlab.worlds.grounding import Grounding
     from unlearnlab.worlds.rules import Rule
 
 FactId = int | str | None
@@ -184,7 +180,7 @@ class World:
     @cached_property
     def closure_details(self) -> Closure:
         """The closure with its rounds and the first derivation of every derived fact."""
-        from unlearnlab.worlds.deduction import compute_closure
+        from unlearnlab.worlds.closure import compute_closure
 
         return compute_closure(self.stated, self.rules)
 
@@ -200,7 +196,7 @@ class World:
     @cached_property
     def grounding(self) -> Grounding:
         """Every ground rule instance whose body holds in the closure."""
-        from unlearnlab.worlds.deduction import Grounding
+        from unlearnlab.worlds.grounding import Grounding
 
         return Grounding.build(self)
 
@@ -243,7 +239,7 @@ class World:
 
     def is_deep_unlearning_set(self, fact: Fact, removed: Iterable[Fact]) -> bool:
         """Whether removing ``removed`` from the base facts makes ``fact`` underivable."""
-        from unlearnlab.worlds.deduction import compute_closure
+        from unlearnlab.worlds.closure import compute_closure
 
         removed = set(removed)
         self._check_removable(removed)
