@@ -101,7 +101,7 @@ def test_generate_writes_the_world_and_reports_its_totals(
         "stated_and_derivable": sum(1 for f in world.base_facts if world.rederivable(f)),
     }
     assert report["totals"]["closure"] == report["totals"]["stated"] + report["totals"]["derived"]
-    assert report["rules"] == len(world.rules) == 43
+    assert report["rules"] == len(world.rules) == 53
 
 
 def test_stats_json_of_the_written_world(
@@ -127,7 +127,7 @@ def test_stats_human_output(
     assert code == 0
     totals = report["totals"]
     assert _unwrapped(out).startswith(
-        f"family-60-s1: {totals['base']} base facts, 60 background, 43 rules, "
+        f"family-60-s1: {totals['base']} base facts, 60 background, 53 rules, "
         f"{totals['derived']} derived ({totals['closure']} in the closure"
     )
 

@@ -142,7 +142,7 @@ def test_family_strata_hold_the_connectivity_they_claim(
             people=people,
             seed=seed,
             base_relations=("mother", "father", "husband"),
-            sibling_parents=False,
+            sibling_rules=False,
         )
     )
     try:

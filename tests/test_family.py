@@ -66,7 +66,7 @@ def test_metadata_records_the_resolved_parameters() -> None:
         "base_relations": list(BASE_RELATIONS),
         "stated_fraction": 0.5,
         "attributes": True,
-        "sibling_parents": True,
+        "sibling_rules": True,
     }
 
 

@@ -331,10 +331,11 @@ BASE_RELATIONS = ("mother", "father", "husband", "wife", "child", "brother", "si
 ATTRIBUTE_RELATIONS = ("birth_year", "birth_city", "job")
 
 
-def family_rules(sibling_parents: bool = True) -> tuple[Rule, ...]:
+def family_rules(sibling_rules: bool = True) -> tuple[Rule, ...]:
     """The rules of the family world (shipped as ``family_rules.dl``), with the rules that
-    a sibling's parent is one's own (``family_sibling_parents.dl``) if ``sibling_parents``."""
-    files = ["family_rules.dl"] + (["family_sibling_parents.dl"] if sibling_parents else [])
+    siblings share their parents and relatives through them (``family_sibling_rules.dl``)
+    if ``sibling_rules``."""
+    files = ["family_rules.dl"] + (["family_sibling_rules.dl"] if sibling_rules else [])
     rules: tuple[Rule, ...] = ()
     for name in files:
         text = resources.files("unlearnlab.worlds").joinpath(name).read_text("utf-8")
@@ -362,11 +363,11 @@ class FamilyParams(BaseModel):
         "stated and derivable facts are the forget targets of later experiments",
     )
     attributes: bool = Field(True, description="state birth year, birth city and job")
-    sibling_parents: bool = Field(
+    sibling_rules: bool = Field(
         True,
-        description="rules that a sibling's parent is one's own, an inference a model makes "
-        "from the corpus; they multiply derivations (support-set counts grow large), so "
-        "studies that count derivations turn them off",
+        description="rules that siblings share parents, grandparents, aunts, uncles and "
+        "cousins, inferences a model makes from the corpus; they multiply derivations "
+        "(support-set counts grow large), so studies that count derivations turn them off",
     )
 
     @field_validator("base_relations")
@@ -472,7 +473,7 @@ def generate_family(params: FamilyParams | None = None) -> World:
     """Generate a family world; the same parameters give the same world."""
     params = params or FamilyParams()
     rng = random.Random(params.seed)
-    rules = family_rules(params.sibling_parents)
+    rules = family_rules(params.sibling_rules)
     people, structure = _family_tree_facts(params, rng)
     genders = [FactRecord(Fact(p.name, "gender", p.gender), None, True) for p in people]
     truth = compute_closure(structure + [r.fact for r in genders], rules).facts
