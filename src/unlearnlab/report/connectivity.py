@@ -24,17 +24,13 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from unlearnlab.probes.stats import Rate
-from unlearnlab.report.format import REFERENCE_COLORS, short
+from unlearnlab.report.format import REFERENCE_COLORS, md_table, pct, short
 from unlearnlab.report.section import FigureFile, Section, save_figure
 from unlearnlab.report.strata import Cell, Line, Study, build_study
 from unlearnlab.report.verdicts import Verdict, bullets
 
 THRESHOLD = 0.10
 """Largest excess of worst-case knowledge over the reference's at which unlearning holds."""
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
 
 
 def _points(value: float) -> str:
@@ -171,8 +167,10 @@ def isolated_bar(study: Study) -> Verdict:
     label, (attack, rate) = min(scored, key=lambda s: (s[1][1].value, s[0]))
     oracle_attack, oracle_rate = oracle
     gap = Excess(
-        rate.value - oracle_rate.value, math.hypot(rate.half_width, oracle_rate.half_width),
-        rate.n, "",
+        rate.value - oracle_rate.value,
+        math.hypot(rate.half_width, oracle_rate.half_width),
+        rate.n,
+        "",
     )
     head = (
         f"In the least connected {describe(study, first)}, the best method after its worst "
@@ -202,19 +200,15 @@ def isolated_bar(study: Study) -> Verdict:
 
 
 def _table(study: Study, value: Callable[[Cell], Rate | None], chance: bool) -> list[str]:
-    rows = [
-        "| model | " + " | ".join(describe(study, s) for s in study.strata) + " |",
-        "|---" * (len(study.strata) + 1) + "|",
-    ]
+    body = []
     for line in study.lines:
         cells = [value(study.cell(line.label, s)) for s in study.strata]
-        if all(c is None for c in cells):
-            continue
-        shown = ["" if c is None else str(c) for c in cells]
-        rows.append(f"| {line.label} | " + " | ".join(shown) + " |")
+        if any(c is not None for c in cells):
+            body.append([line.label, *("" if c is None else str(c) for c in cells)])
     if chance:
-        rows.append("| chance | " + " | ".join(_pct(study.chance[s]) for s in study.strata) + " |")
-    return rows
+        body.append(["chance", *(pct(study.chance[s], 1) for s in study.strata)])
+    header = ["model", *(describe(study, s) for s in study.strata)]
+    return md_table(header, body).splitlines()
 
 
 def _worst_rate(cell: Cell) -> Rate | None:
@@ -274,17 +268,19 @@ def _world_table(study: Study) -> list[str]:
     def mean(rate: Rate) -> str:
         return f"{rate.value:.2f} [{rate.low:.2f}, {rate.high:.2f}]"
 
-    rows = [
-        "| stratum | targets | derivations | deep collateral | dependents |",
-        "|---|---|---|---|---|",
+    header = ["stratum", "targets", "derivations", "deep collateral", "dependents"]
+    body = [
+        [
+            s,
+            str(study.world[s]["derivations"].n),
+            *(
+                mean(study.world[s][name])
+                for name in ("derivations", "deep_collateral", "dependents")
+            ),
+        ]
+        for s in study.strata
     ]
-    for s in study.strata:
-        figures = study.world[s]
-        rows.append(
-            f"| {s} | {figures['derivations'].n} | {mean(figures['derivations'])} | "
-            f"{mean(figures['deep_collateral'])} | {mean(figures['dependents'])} |"
-        )
-    return rows
+    return md_table(header, body).splitlines()
 
 
 def connectivity_sections(rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
@@ -344,16 +340,14 @@ def connectivity_sections(rows: Sequence[dict[str, Any]], figures: Path) -> list
         *_world_table(study),
     ]
     figure = connectivity_figure(study, figures)
-    return [
-        Section("Which facts can be unlearned", "\n".join(parts), [figure], [*verdicts, bar])
-    ]
+    return [Section("Which facts can be unlearned", "\n".join(parts), [figure], [*verdicts, bar])]
 
 
 def headline_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Per model line: worst-case knowledge of the targets in each stratum."""
     study = build_study(rows)
     table = [
-        [line.label, *(_pct(study.cell(line.label, s).worst) for s in study.strata)]
+        [line.label, *(pct(study.cell(line.label, s).worst, 1) for s in study.strata)]
         for line in study.lines
     ]
     return ["model", *(describe(study, s) for s in study.strata)], table

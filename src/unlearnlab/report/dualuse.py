@@ -20,10 +20,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from unlearnlab.attacks.base import CurvePoint
-from unlearnlab.attacks.recovery import summarize, worst_case
 from unlearnlab.probes.stats import Rate, bootstrap_mean
-from unlearnlab.report.format import REFERENCE_COLORS, REFERENCE_MARKERS
+from unlearnlab.report.dualuse_durability import durability_section
+from unlearnlab.report.format import REFERENCE_COLORS, REFERENCE_MARKERS, md_table, short
 from unlearnlab.report.section import Section, save_figure
 from unlearnlab.report.selectivity import (
     HAZARD_BAR,
@@ -45,10 +44,6 @@ from unlearnlab.report.selectivity import (
 from unlearnlab.report.verdicts import Verdict
 
 MARKERS = {role: (REFERENCE_MARKERS[role], REFERENCE_COLORS[role]) for role in REFERENCE_COLORS}
-
-
-def _pct(rate: Rate | None) -> str:
-    return "–" if rate is None or rate.n == 0 else str(rate)
 
 
 def _signed(rate: Rate) -> str:
@@ -97,20 +92,24 @@ def frontier_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
             "",
             f"**{_rho(variant)}**",
             "",
-            "| model | hazard | hazard (held-out) | hazard (decoded) | utility | "
-            "utility (held-out) | utility (decoded) |",
-            "|---|---|---|---|---|---|---|",
         ]
         shown = [Point(r) for r in REFERENCES if Point(r) in sides] + _best_of_methods(sides)
-        for point in shown:
-            cells = [
-                _pct(accuracy(table[variant][point][side]))
-                if point in table.get(variant, {}) and side in table[variant][point]
-                else "–"
-                for side in ("harmful", "benign")
-                for table in (train, heldout, decoded)
+        body = [
+            [
+                point.label,
+                *(
+                    short(accuracy(table[variant][point][side]))
+                    if point in table.get(variant, {}) and side in table[variant][point]
+                    else "–"
+                    for side in ("harmful", "benign")
+                    for table in (train, heldout, decoded)
+                ),
             ]
-            lines.append(f"| {point.label} | " + " | ".join(cells) + " |")
+            for point in shown
+        ]
+        header = ["model", "hazard", "hazard (held-out)", "hazard (decoded)", "utility"]
+        header += ["utility (held-out)", "utility (decoded)"]
+        lines.append(md_table(header, body))
     figure = _frontier_figure(train, variants)
     saved = save_figure(
         figure,
@@ -195,10 +194,8 @@ def selectivity_section(rows: Sequence[dict[str, Any]]) -> Section:
         "time. Oracle and deep oracle are shown for comparison (their 'drop' is against the "
         "base model of the same world).",
         "",
-        "| ρ | best grid point | hazard drop | utility drop | selectivity (best) | "
-        "oracle | deep oracle |",
-        "|---|---|---|---|---|---|---|",
     ]
+    body = []
     for variant in variants:
         sides = outcomes[variant]
         found = best_selectivity(variant, sides)
@@ -210,15 +207,21 @@ def selectivity_section(rows: Sequence[dict[str, Any]]) -> Section:
             for r in ("oracle", "deep_oracle")
         ]
         if found is None or base is None:
-            lines.append(f"| {overlap_of(variant):g} | – | – | – | – | {refs[0]} | {refs[1]} |")
+            body.append([f"{overlap_of(variant):g}", "–", "–", "–", "–", *refs])
             continue
         point = sides[found.best]
-        lines.append(
-            f"| {overlap_of(variant):g} | {found.best.label} | "
-            f"{_signed(drop(base['harmful'], point['harmful']))} | "
-            f"{_signed(drop(base['benign'], point['benign']))} | {_signed(found.rate)} | "
-            f"{refs[0]} | {refs[1]} |"
+        body.append(
+            [
+                f"{overlap_of(variant):g}",
+                found.best.label,
+                _signed(drop(base["harmful"], point["harmful"])),
+                _signed(drop(base["benign"], point["benign"])),
+                _signed(found.rate),
+                *refs,
+            ]
         )
+    header = ["ρ", "best grid point", "hazard drop", "utility drop", "selectivity (best)"]
+    lines.append(md_table([*header, "oracle", "deep oracle"], body))
     trend: Trend | None = selectivity_trend(outcomes)
     lines.append("")
     verdicts = []
@@ -261,9 +264,8 @@ def _single_step_table(rows: Sequence[dict[str, Any]], outcomes: dict[str, Sides
         "Single-step recall (each step's three facts asked alone, training phrasing) by "
         "step class:",
         "",
-        "| ρ | model | harmful-only steps | shared steps | benign-only steps |",
-        "|---|---|---|---|---|",
     ]
+    body = []
     for variant in sorted(outcomes, key=overlap_of):
         found = best_selectivity(variant, outcomes[variant], resamples=1)
         shown = [Point(r) for r in REFERENCES] + ([found.best] if found else [])
@@ -273,95 +275,11 @@ def _single_step_table(rows: Sequence[dict[str, Any]], outcomes: dict[str, Sides
                 items = picked.get((variant, point, cls), [])
                 values = [float(r["correct"]) for r in items]
                 ids, seeds = [r["item"] for r in items], [r["seed"] for r in items]
-                cells.append(_pct(bootstrap_mean(values, ids, seeds)))
-            if any(c != "–" for c in cells):
-                lines.append(
-                    f"| {overlap_of(variant):g} | {point.label} | " + " | ".join(cells) + " |"
-                )
-    return lines
-
-
-def _curves(
-    rows: Sequence[dict[str, Any]],
-) -> dict[tuple[str, str, str, str, int], list[CurvePoint]]:
-    """Attack curves from rows: (variant, attack, params, model role, seed) -> points."""
-    grouped: dict[tuple[str, str, str, str, int], dict[int, list[dict[str, Any]]]] = {}
-    for row in rows:
-        if row["attack"] is None or row["probe"] != "attack.recall":
-            continue
-        key = (row["variant"], row["attack"], row["attack_params"], row["role"], row["attack_seed"])
-        record = {
-            "fact": row["item"],
-            "template": row["format"],
-            "correct": row["correct"],
-            "route": row["stratum"],
-        }
-        grouped.setdefault(key, {}).setdefault(row["step"], []).append(record)
-    return {
-        key: [
-            CurvePoint(step, sorted(records, key=lambda r: (r["fact"], r["template"])))
-            for step, records in sorted(steps.items())
-        ]
-        for key, steps in grouped.items()
-    }
-
-
-def _recall(point: CurvePoint) -> str:
-    hits = [float(r["correct"]) for r in point.records]
-    return _pct(bootstrap_mean(hits, [r["fact"] for r in point.records]))
-
-
-def _route_recall(point: CurvePoint) -> float:
-    """Share of harmful routes all of whose step facts are recalled in every phrasing."""
-    routes: dict[str, bool] = {}
-    for record in point.records:
-        routes[record["route"]] = routes.get(record["route"], True) and bool(record["correct"])
-    return sum(routes.values()) / max(1, len(routes))
-
-
-def durability_section(rows: Sequence[dict[str, Any]]) -> Section | None:
-    """The attack suite on each variant's most selective point, net of the oracle."""
-    curves = _curves(rows)
-    if not curves:
-        return None
-    lines = [
-        "Each attack runs on the most selective grid point of each ρ, on the base model and on "
-        "the oracle; it measures recall of every harmful step fact (training phrasings, "
-        "filtered top-1). A route counts as recalled when all its step facts are. Recovery is "
-        "the share of the forgotten recall that returns, net of the oracle's gain under the "
-        "same attack (worst case over the attack's grid and seeds; intervals over facts).",
-        "",
-        "| ρ | attack | step facts: best point before → after | base after | oracle after | "
-        "routes recalled before → after | net recovery (area) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    combos = sorted({(v, a) for v, a, _, _, _ in curves}, key=lambda va: (overlap_of(va[0]), va[1]))
-    for variant, attack in combos:
-        runs = sorted(
-            {(p, s) for v, a, p, r, s in curves if (v, a) == (variant, attack) and r == "unlearned"}
-        )
-        complete = [
-            {
-                role: curves[(variant, attack, p, role, s)]
-                for role in ("unlearned", "base", "oracle")
-            }
-            for p, s in runs
-            if all((variant, attack, p, role, s) in curves for role in ("base", "oracle"))
-        ]
-        if not complete:
-            continue
-        summaries = [summarize(c) for c in complete]
-        worst = complete[worst_case(summaries)]
-        unlearned, base, oracle = (worst[r] for r in ("unlearned", "base", "oracle"))
-
-        before, after = unlearned[0], unlearned[-1]
-        lines.append(
-            f"| {overlap_of(variant):g} | {attack} | {_recall(before)} → {_recall(after)} | "
-            f"{_recall(base[-1])} | {_recall(oracle[-1])} | "
-            f"{100 * _route_recall(before):.0f}% → {100 * _route_recall(after):.0f}% | "
-            f"{_pct(summaries[worst_case(summaries)].net_area)} |"
-        )
-    return Section("Dual use: durability of the most selective point", "\n".join(lines))
+                cells.append(short(bootstrap_mean(values, ids, seeds)))
+            if any(c != "n/a" for c in cells):
+                body.append([f"{overlap_of(variant):g}", point.label, *cells])
+    header = ["ρ", "model", "harmful-only steps", "shared steps", "benign-only steps"]
+    return [*lines, md_table(header, body)]
 
 
 def dualuse_sections(rows: Sequence[dict[str, Any]], figures: Path) -> list[Section]:
