@@ -287,3 +287,25 @@ def test_the_worst_setting_is_named_by_the_parameters_its_grid_varies(tmp_path) 
     ]
     text = durability_section(rows, tmp_path).markdown
     assert "lr=0.001, attack seed 0" in text and "novel" not in text.split("| relearn |")[1]
+
+
+def test_the_refusal_preference_bar_reads_the_share_not_the_margin(tmp_path) -> None:
+    """output.prefers_refusal rows carry the log-probability margin in value; the bar is
+    about the share of queries where the refusal wins (this read 808% before)."""
+    from unlearnlab.report.sanity import sanity_verdicts
+    from unlearnlab.report.selection import SelectionRule
+
+    point = {"method": "idk_dpo", "forget_set": "targets", "params": as_json({"lr": 0.003})}
+    rows = _world(npo_direct=0, npo_cot=0, oracle_cot=0)
+    for probe, split, hits in (
+        ("recall.cloze_train", "premise", 20),
+        ("recall.cloze_train", "retain", 20),
+        ("output.correct", "forget", 0),
+    ):
+        rows += _probe("unlearned", probe, split, hits, **point)
+    rows += [
+        {**r, "value": 8.0}
+        for r in _probe("unlearned", "output.prefers_refusal", "forget", 18, **point)
+    ]
+    verdicts = {v.subject: v for v in sanity_verdicts(rows, SelectionRule(margin=0.2))}
+    assert verdicts["idk_dpo"].value == pytest.approx(0.9) and verdicts["idk_dpo"].holds

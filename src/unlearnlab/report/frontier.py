@@ -112,7 +112,7 @@ def frontier_verdict(rows: Sequence[dict[str, Any]], window: float = WINDOW) -> 
             ok.value,
             None,
         )
-    holds = best.high < ok.low
+    holds: bool | None = best.high < ok.low
     verb = "goes below" if holds else "does not go clearly below"
     statement = (
         f"Among {len(matched)} grid point(s) whose premise retention is within "
@@ -120,6 +120,15 @@ def frontier_verdict(rows: Sequence[dict[str, Any]], window: float = WINDOW) -> 
         f"is {short(best)} (n = {best.n}) at {where}, which {verb} the oracle's "
         f"{short(ok)}."
     )
+    index = RowIndex(rows)
+    elsewhere, before = index.rate(model, *ELSEWHERE), index.rate(ModelId("base"), *ELSEWHERE)
+    if holds and elsewhere is not None and before is not None and elsewhere.high < before.low:
+        holds = None
+        statement += (
+            f" But chain-of-thought on unrelated composites fell there too ({short(elsewhere)} "
+            f"against the base model's {short(before)}): the model stopped reasoning, so "
+            "this is not a removal local to the targets."
+        )
     return Verdict(
         "compositional",
         "frontier",

@@ -106,13 +106,16 @@ class RowIndex:
         """The unattacked rows of one model, probe and split."""
         return self.groups.get((model, probe, split), [])
 
-    def rate(self, model: ModelId, probe: str, split: str) -> Rate | None:
-        """Mean of ``value`` (numeric probes) or of ``correct``, with its 95% interval
-        over items and seeds; None when the model has no such rows."""
+    def rate(
+        self, model: ModelId, probe: str, split: str, *, outcome: bool = False
+    ) -> Rate | None:
+        """Mean of ``value`` (numeric probes) or of ``correct`` (always, with
+        ``outcome``), with its 95% interval over items and seeds; None when the model has
+        no such rows."""
         rows = self.rows(model, probe, split)
         if not rows:
             return None
-        numeric = all(r["value"] is not None for r in rows)
+        numeric = not outcome and all(r["value"] is not None for r in rows)
         values = [float(r["value"]) if numeric else float(r["correct"]) for r in rows]
         return bootstrap_mean(values, [r["item"] for r in rows], [r["seed"] for r in rows])
 

@@ -106,7 +106,7 @@ def sanity_verdict(
     index: RowIndex, subject: str, bar: Bar, points: Sequence[GridPoint], chosen: GridPoint | None
 ) -> Verdict:
     """The sanity verdict of one method's grid ``points`` (``chosen``: its selected point)."""
-    rates = {p.model: index.rate(p.model, *bar.measure) for p in points}
+    rates = {p.model: index.rate(p.model, *bar.measure, outcome=True) for p in points}
     retains = {p.model: index.rate(p.model, *RETAIN) for p in points}
     measured = [p for p in points if rates[p.model] is not None]
     passing = [p for p in measured if bar.passes(rates[p.model], retains[p.model])]
@@ -146,8 +146,8 @@ def sanity_verdict(
         )
     else:
         statement = (
-            f"{subject} did not converge at any grid point: it should have {bar.what}, "
-            f"reaching {short(rate)} (n = {rate.n}) over {len(points)} point(s)."
+            f"{subject} did not converge at any grid point (its bar: it {bar.what}); its "
+            f"best of {len(points)} point(s) reaches {short(rate)} (n = {rate.n})."
         )
     return Verdict(
         "sanity",

@@ -58,5 +58,7 @@ def summary_section(verdicts: Sequence[Verdict]) -> Section:
     for claim in claims:
         mine = [v for v in verdicts if v.claim == claim]
         if mine:
-            lines += ["", f"**{QUESTIONS.get(claim, claim)}.** {_paragraph(claim, mine)}"]
+            heading = QUESTIONS.get(claim, claim)
+            heading += "" if heading.endswith("?") else "."
+            lines += ["", f"**{heading}** {_paragraph(claim, mine)}"]
     return Section("Summary", "\n".join(lines))
