@@ -129,21 +129,32 @@ def _curve(role: str, recalls: list[int], seed: int = 0, items=ITEMS, **columns)
     return rows
 
 
-@pytest.mark.parametrize("after", [0, 20])
+@pytest.mark.parametrize("after", [0, 1])
 def test_durability_verdict_flips_with_recovery(tmp_path, after) -> None:
-    rows = _world(npo_direct=0, npo_cot=0, oracle_cot=0)
-    rows += _curve("base", [20, 20, 20]) + _curve("oracle", [16, 16, 16])
-    rows += _curve("unlearned", [0, after // 2, after], **NPO)
+    """60 facts: nothing regained is durable (0 of 60 allows at most 6%), everything
+    regained is recovered."""
+    items = [f"aunt(C{i}, D{i})" for i in range(60)]
+    rows = _curve("base", [60, 60, 60], items=items)
+    rows += _curve("oracle", [50, 50, 50], items=items)
+    rows += _curve("unlearned", [0, 30 * after, 60 * after], items=items, **NPO)
     section = durability_section(rows, tmp_path)
     npo = _verdict(section.verdicts, "npo / relearn")
-    assert npo.holds is (not after) and npo.n == 20 and npo.threshold == 0.1
-    assert ("durable (durable: upper end < 10%)" if not after else "recovered") in npo.statement
+    assert npo.holds is (not after) and npo.n == 60 and npo.threshold == 0.1
+    assert ("durable (durable: upper end < 10%" if not after else "recovered") in npo.statement
     # recovery is the mean over the attacked points: (0.5 + 1) / 2
     assert npo.value == pytest.approx(0.75 if after else 0.0)
     columns, body = headline_table(rows)
     assert columns[-1] == "worst net recovery"
     row = next(r for r in body if r[0] == "npo")
-    assert row[-1].startswith("0%" if not after else "75%")
+    assert row[-1].startswith("0% [0, 6]" if not after else "75%")
+
+
+def test_nothing_regained_over_20_facts_is_undecided_not_durable(tmp_path) -> None:
+    """A bootstrap of a curve stuck at 0% has no spread; 0 of 20 facts still allows 17%."""
+    rows = _curve("base", [20, 20, 20]) + _curve("oracle", [16, 16, 16])
+    rows += _curve("unlearned", [0, 0, 0], **NPO)
+    npo = _verdict(durability_section(rows, tmp_path).verdicts, "npo / relearn")
+    assert npo.holds is None and npo.ci[1] == pytest.approx(1 - 0.025 ** (1 / 20), abs=1e-6)
 
 
 def test_durable_presupposes_forgetting(tmp_path) -> None:

@@ -24,7 +24,10 @@ resample whose gap is 0 or below counts as fully recovered (recovery 1), so an i
 never claims durability on resamples where nothing was forgotten.
 
 Intervals resample facts with replacement (all phrasings of a fact, on all three models,
-together) and, with several unlearning seeds, seeds crossed with facts.
+together) and, with several unlearning seeds, seeds crossed with facts; their upper ends
+are raised to what the exact interval of the attacked recall allows
+(:func:`exact_ceiling`), so a curve that stays at 0% of 20 facts is "0% [0, 17]", never
+"0% [0, 0]".
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import torch
 from unlearnlab.attacks.base import Curve
 from unlearnlab.attacks.run import ROLES
 from unlearnlab.errors import UserError
-from unlearnlab.probes.stats import Rate
+from unlearnlab.probes.stats import Rate, clopper_pearson_pooled
 
 
 def recall_matrix(curve: Curve) -> torch.Tensor:
@@ -226,6 +229,26 @@ def _metrics(u: torch.Tensor, b: torch.Tensor, o: torch.Tensor, unforgotten: flo
     )
 
 
+def exact_ceiling(recall: torch.Tensor, gap: float, n: int, level: float) -> torch.Tensor:
+    """``(points,)`` the largest recovery the exact (Clopper-Pearson) interval of the
+    attacked recall ``(points,)`` over ``n`` facts allows: a bootstrap of a curve that
+    stays at 0% has no spread, but 0 of 20 facts cannot rule out 17% (NaN when nothing
+    was forgotten). It bounds net recovery too, whose gain never exceeds the raw one."""
+    if gap <= 0:
+        return torch.full_like(recall, float("nan"))
+    highs = [clopper_pearson_pooled(float(r), n, level)[1] for r in recall]
+    regained = torch.tensor(highs, dtype=torch.float64) - recall[0]
+    regained[0] = 0.0  # the untouched first point recovers nothing by definition
+    return (regained / gap).clamp(0.0, 1.0)
+
+
+def _raised(rate: Rate, ceiling: float) -> Rate:
+    """``rate`` with its upper end raised to ``ceiling`` where that is higher."""
+    if math.isnan(ceiling) or math.isnan(rate.value):
+        return rate
+    return Rate(rate.value, rate.low, max(rate.high, ceiling), rate.n)
+
+
 def summarize(
     curves: dict[str, Curve], *, resamples: int = 1000, level: float = 0.95, seed: int = 0
 ) -> RecoverySummary:
@@ -284,11 +307,20 @@ def summarize_seeds(
         draws.append(metrics([c for g in drawn for c in g], seeds, 1.0))
     n = len(groups)
 
+    ceiling = exact_ceiling(u.mean((0, 2)), point.gap, n, level)
+
     def rates(value: torch.Tensor, field: str) -> list[Rate]:
         return [
-            _interval(float(value[i]), [float(getattr(d, field)[i]) for d in draws], n, level)
+            _raised(
+                _interval(float(value[i]), [float(getattr(d, field)[i]) for d in draws], n, level),
+                float(ceiling[i]),
+            )
             for i in range(len(steps))
         ]
+
+    def areas(value: torch.Tensor, field: str) -> Rate:
+        found = _interval(area(value), [area(getattr(d, field)) for d in draws], n, level)
+        return _raised(found, area(ceiling))
 
     gap = _interval(point.gap, [d.gap for d in draws], n, level)
     return RecoverySummary(
@@ -297,8 +329,8 @@ def summarize_seeds(
         gap.low > 0,
         rates(point.raw, "raw"),
         rates(point.net, "net"),
-        _interval(area(point.raw), [area(d.raw) for d in draws], n, level),
-        _interval(area(point.net), [area(d.net) for d in draws], n, level),
+        areas(point.raw, "raw"),
+        areas(point.net, "net"),
         _interval(point.raw_points, [d.raw_points for d in draws], n, level),
         _interval(point.net_points, [d.net_points for d in draws], n, level),
         steps_to(point.raw, steps, 0.5),

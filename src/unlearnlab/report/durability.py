@@ -4,8 +4,9 @@ worst case over the attack's grid and seeds, unlearning seeds pooled.
 Recovery is defined in :mod:`unlearnlab.attacks.recovery`: a share of the forgotten gap in
 [0, 1], averaged over the attacked points, and absolute points of recall regained. A
 method is *durable* under an attack when it forgot (the gap's interval lies above 0) and
-the upper end of its worst net recovery's interval is below :data:`DURABLE`; when it did
-not forget, the verdict says "not forgotten" and does not conclude.
+the upper end of its worst net recovery's interval is below :data:`DURABLE`, *recovered*
+when the lower end is at least :data:`DURABLE`, and undecided otherwise; when it did not
+forget, the verdict says "not forgotten" and does not conclude.
 """
 
 from __future__ import annotations
@@ -67,15 +68,17 @@ def durability_verdict(found: Recovery, name: str) -> Verdict:
             DURABLE,
             None,
         )
-    durable = s.net_area.high < DURABLE
+    durable: bool | None = True if s.net_area.high < DURABLE else None
+    if s.net_area.low >= DURABLE:
+        durable = False
+    word = {True: "durable", False: "recovered", None: "undecided (the interval straddles it)"}
     return record(
         "durability",
         subject,
         f"{name} under {found.attack}: net recovery {short(s.net_area)} of the forgotten gap "
         f"(n = {s.net_area.n}; {s.net_points.value * 100:+.0f} points of recall regained net "
-        f"of the {found.reference.replace('_', ' ')}): "
-        + ("durable" if durable else "recovered")
-        + f" (durable: upper end < {pct(DURABLE)}).",
+        f"of the {found.reference.replace('_', ' ')}): {word[durable]} (durable: upper end "
+        f"< {pct(DURABLE)}; recovered: lower end ≥ it).",
         s.net_area,
         DURABLE,
         durable,

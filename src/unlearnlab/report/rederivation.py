@@ -205,8 +205,8 @@ def rederivation_section(rows: Sequence[dict[str, Any]], figures: Path) -> Secti
         verdicts += [model_verdict(index, m, base, names[m]) for m in models if not m.is_reference]
     text = [
         "Recall of the forget targets asked directly, re-derived by chain of thought from "
-        "memory (the conclusion ranked after the model's own chain, other valid answers "
-        "filtered), and with the premises given in context; retention of the targets' "
+        "memory (a chain that may not name the fact's other valid answers), and with the "
+        "premises given in context; retention of the targets' "
         "premises; reasoning elsewhere (chain of thought on composites sharing no entity "
         "with any target or premise: a drop there is a loss of reasoning, not of the "
         "targets); retention of unrelated facts. 95% intervals; n items per cell.",
