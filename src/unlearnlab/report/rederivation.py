@@ -54,12 +54,8 @@ def rederived(rate: Rate | None) -> bool | None:
     return False if rate.high < REDERIVED else None
 
 
-def _rederived_words(rate: Rate | None) -> str:
-    return {
-        True: "re-derived",
-        False: "not re-derived",
-        None: f"undecided (the interval straddles {pct(REDERIVED)})",
-    }[rederived(rate)]
+STRADDLES = f"undecided (the interval straddles {pct(REDERIVED)})"
+"""What a re-derivation verdict says when its interval straddles the threshold."""
 
 
 def reference_verdicts(index: RowIndex, models: Sequence[ModelId]) -> list[Verdict]:
@@ -147,7 +143,7 @@ def model_verdict(index: RowIndex, model: ModelId, base: ModelId, name: str) -> 
         statement += {
             True: "shallow, the model re-derives what it no longer states",
             False: "not re-derived",
-            None: _rederived_words(cot),
+            None: STRADDLES,
         }[holds]
     costs = []
     if fell(rates["premise retention"], before["premise retention"]):
