@@ -68,7 +68,7 @@ def test_run_writes_the_report_and_its_parts(finished) -> None:
         "Evaluation validity",
     ):
         assert f"## {title}" in report
-    for figure in ("rederivation", "forget_retain", "recovery_curves", "formats"):
+    for figure in ("rederivation", "forget_retain", "recovery_curves", "formats", "frontier"):
         for suffix in ("png", "svg"):
             assert (run_dir / "figures" / f"{figure}.{suffix}").stat().st_size > 1000
     assert "## World and forget targets" in report
@@ -217,7 +217,9 @@ def test_html_report_opens_in_headless_chromium(finished) -> None:
         shot = run_dir / "screenshot.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
-    assert len(loaded) == 4 and all(loaded)
+    figures = sorted((run_dir / "figures").glob("*.png"))
+    assert len(figures) >= 5
+    assert len(loaded) == len(figures) and all(loaded)
     assert errors == []
     assert shot.stat().st_size > 10_000
 
