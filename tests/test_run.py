@@ -78,6 +78,10 @@ def test_run_writes_the_report_and_its_parts(finished) -> None:
     roles = {r["role"] for r in rows}
     assert roles == {"world", "base", "oracle", "deep_oracle", "unlearned"}
     assert {r["attack"] for r in rows} == {None, "quantize", "relearn"}
+    # Relearning runs at both lrs on the references, at one calibrated lr on the method.
+    relearn = [r for r in rows if r["attack"] == "relearn"]
+    assert len({r["attack_params"] for r in relearn if r["role"] == "base"}) == 2
+    assert len({r["attack_params"] for r in relearn if r["role"] == "unlearned"}) == 1
     for row in rows:
         if row["value"] is None and row["chance"] is not None:
             assert 0 < row["chance"] <= 1

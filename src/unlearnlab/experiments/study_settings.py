@@ -76,6 +76,10 @@ class AttackSpec(BaseModel):
     """Attack parameters; unset ones take the attack's defaults."""
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     """Values to sweep; the report gives the worst case (largest recovery) over them."""
+    calibrate: float | None = Field(None, ge=0, le=1)
+    """Largest recall the base model and the oracle may lose under the attack: the grid
+    runs on the references first and unlearned models are attacked at its strongest point
+    within it (:mod:`unlearnlab.experiments.attack_strength`); None attacks at every point."""
 
     @property
     def name(self) -> str:

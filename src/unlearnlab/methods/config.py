@@ -68,6 +68,10 @@ class UnlearnConfig(BaseModel):
     """Constant AdamW learning rate; default: the method's."""
     steps: int | None = Field(None, ge=1, le=100000)
     """Optimizer steps; default: the method's."""
+    forget_tokens: Literal["entities", "all"] = "entities"
+    """Which tokens of a forget row's completion carry the forget loss: the entity names
+    it mentions (the content the oracle never saw; the template words of a trace or a
+    statement it keeps seeing in other documents), or every token."""
     forget_batch: int = Field(32, ge=1)
     """Forget (and refusal) rows per step."""
     retain_batch: int = Field(32, ge=1)

@@ -333,7 +333,9 @@ def unlearn_trajectory(
         if reference is not None:
             reference.requires_grad_(False)
         deep = None if config.deep_set == "minimum" else int(config.deep_set)
-        data = build_data(substrate, tokenizer, config.forget_set, deep, config.seed)
+        data = build_data(
+            substrate, tokenizer, config.forget_set, deep, config.seed, config.forget_tokens
+        )
         evaluator = Evaluator(substrate, tokenizer, config.retain_sample, config.seed)
         method = cls(config.resolved_params())
         run = unlearning_trajectory(

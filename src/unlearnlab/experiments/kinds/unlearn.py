@@ -9,9 +9,10 @@ Stages, in three phases (the stages of a phase are independent, so they fan out)
    the base model once per grid point but its steps, stopping at each of the grid's step
    counts (so steps cost evaluations, not runs), and run the probe suite on each stop;
 3. ``attack/<attack>/<model>``: every attack (each point of its grid, each attack seed)
-   on every reference model and on each method's selected grid point (the settings'
+   on every reference model, then on each method's selected grid point (the settings'
    selection rule, :mod:`unlearnlab.report.selection`; every point with
-   ``attack_points: all``), recall at each curve point.
+   ``attack_points: all``) at the attack's calibrated strength where it has one
+   (:mod:`unlearnlab.experiments.attack_strength`), recall at each curve point.
 
 Rows follow :mod:`unlearnlab.report.table`; the report sections come from
 :mod:`unlearnlab.report.unlearn`.
@@ -26,6 +27,7 @@ from typing import Any
 
 from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.base import AttackTarget
+from unlearnlab.experiments.attack_strength import calibrated
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.experiments.study_settings import (
@@ -254,6 +256,26 @@ def attack_stage(
     return attack_rows(path, substrate, spec, seeds, columns, base)
 
 
+def attack_stages(
+    config: ExperimentConfig,
+    store: str | None,
+    suite: Sequence[AttackSpec],
+    targets: Sequence[UnlearnConfig | Role],
+    seeds: list[int],
+) -> list[Stage]:
+    """One stage per attack of ``suite`` and model of ``targets``."""
+    return [
+        Stage(
+            f"attack/{spec.name}/{t if isinstance(t, str) else _run_name(t)}",
+            attack_stage,
+            (config, store, t, spec, seeds),
+            cost=10.0,
+        )
+        for spec in suite
+        for t in targets
+    ]
+
+
 def _run_name(run: UnlearnConfig, steps: Sequence[int] | None = None) -> str:
     """The stage name of ``run`` (with ``steps``: of its trajectory stopping there)."""
     grid = ",".join(f"{k}={v}" for k, v in sorted(run.params.items()))
@@ -301,21 +323,16 @@ class UnlearnStudy(ExperimentKind):
         ]
         for stage_rows in ctx.run_stages(stages, "unlearning"):
             rows += stage_rows
-        attacked = attacked_runs(runs, rows, settings)
-        targets: list[UnlearnConfig | Role] = [*attacked, *settings.references]
-        attacks = [
-            Stage(
-                f"attack/{spec.name}/{t if isinstance(t, str) else _run_name(t)}",
-                attack_stage,
-                (config, store, t, spec, settings.attack_seeds),
-                cost=10.0,
-            )
-            for spec in settings.attacks
-            for t in targets
-        ]
-        for stage_rows in ctx.run_stages(attacks, "attacks"):
+        seeds = settings.attack_seeds
+        on_references = attack_stages(config, store, settings.attacks, settings.references, seeds)
+        for stage_rows in ctx.run_stages(on_references, "attacks on references"):
+            rows += stage_rows
+        suite = [calibrated(spec, rows) for spec in settings.attacks]
+        attacked = attack_stages(config, store, suite, attacked_runs(runs, rows, settings), seeds)
+        for stage_rows in ctx.run_stages(attacked, "attacks"):
             rows += stage_rows
         return rows
+
 
     def sections(
         self, rows: Sequence[dict[str, Any]], figures: Path, settings: dict[str, Any]
