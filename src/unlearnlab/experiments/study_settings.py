@@ -118,6 +118,9 @@ class UnlearnSettings(BaseModel):
     """Seeds of each attack (data order, folds)."""
     selection: SelectionRule = Field(default_factory=SelectionRule)
     """How each method's compared grid point is chosen (the same rule for every method)."""
+    sham: bool = True
+    """Run the sham control (method ``sham``: the retain loss alone) at every selected
+    point's forget set, learning rate and steps, beside the methods."""
     attack_points: Literal["selected", "all"] = "selected"
     """Attack each method's selected grid point (under ``selection``; where none
     qualifies, its point of least target knowledge), or every grid point."""

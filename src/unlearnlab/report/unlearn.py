@@ -69,8 +69,11 @@ def unlearn_sections(
 ) -> list[Section]:
     """The summary, the world, the fair-comparison sections (sanity bars and selected
     points, the compositional frontier over every grid point), then the per-question
-    sections on the selected points of the methods that passed their sanity bar."""
+    sections on the selected points of the methods that passed their sanity bar (the sham
+    control runs only beside them in the re-derivation section)."""
     rule = rule or SelectionRule()
+    controls = [r for r in rows if model_of(r).kind == "control"]
+    rows = [r for r in rows if model_of(r).kind != "control"]
     sanity = sanity_verdicts(rows, rule)
     selection = selection_section(rows, rule)
     fair = Section(
@@ -83,7 +86,7 @@ def unlearn_sections(
     sections = [
         fair,
         frontier_section(rows, figures),
-        rederivation_section(compared, figures),
+        rederivation_section([*compared, *controls], figures),
         polarity_section(compared, figures, rows),
         durability_section(compared, figures),
         validity_section(compared, figures),

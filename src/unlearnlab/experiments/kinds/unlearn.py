@@ -11,7 +11,8 @@ Stages, in three phases (the stages of a phase are independent, so they fan out)
 3. ``attack/<attack>/<model>``: every attack (each point of its grid, each attack seed)
    on every reference model, then on each method's selected grid point (the settings'
    selection rule, :mod:`unlearnlab.report.selection`; every point with
-   ``attack_points: all``) at the attack's calibrated strength where it has one
+   ``attack_points: all``; the sham control, the retain loss alone, runs at each selected
+   point's learning rate and steps first) at the attack's calibrated strength where it has one
    (:mod:`unlearnlab.experiments.attack_strength`), recall at each curve point.
 
 Rows follow :mod:`unlearnlab.report.table`; the report sections come from
@@ -171,6 +172,27 @@ def attacked_runs(
     (every run with ``attack_points: all``)."""
     if settings.attack_points == "all":
         return list(runs)
+    return selected_runs(runs, rows, settings)
+
+
+def sham_runs(selected: Sequence[UnlearnConfig]) -> list[UnlearnConfig]:
+    """The sham control (the retain loss alone) at the forget set, learning rate, steps
+    and seed of every run in ``selected``, each once."""
+    shams = {}
+    for run in selected:
+        point = run.resolved_point()
+        sham = run.model_copy(
+            update={"method": "sham", "params": {}, "lr": point["lr"], "steps": point["steps"]}
+        )
+        shams[(sham.forget_set, sham.lr, sham.seed, sham.steps)] = sham
+    return [shams[key] for key in sorted(shams)]
+
+
+def selected_runs(
+    runs: Sequence[UnlearnConfig], rows: Sequence[dict[str, Any]], settings: UnlearnSettings
+) -> list[UnlearnConfig]:
+    """Every run of each method's selected grid point under the settings' rule (where no
+    point qualifies, its point of least target knowledge)."""
     chosen = select(rows, settings.selection)
     fallback = select(rows, SelectionRule(rule="least_knowledge"))
     picked = []
@@ -323,6 +345,18 @@ class UnlearnStudy(ExperimentKind):
         ]
         for stage_rows in ctx.run_stages(stages, "unlearning"):
             rows += stage_rows
+        if settings.sham:
+            shams = [
+                Stage(
+                    f"unlearn/{_run_name(run, steps)}",
+                    unlearn_stage,
+                    (config, store, run, steps, settings.probes),
+                    cost=20.0 + 10.0 * len(steps),
+                )
+                for run, steps in trajectories(sham_runs(selected_runs(runs, rows, settings)))
+            ]
+            for stage_rows in ctx.run_stages(shams, "sham controls"):
+                rows += stage_rows
         seeds = settings.attack_seeds
         on_references = attack_stages(config, store, settings.attacks, settings.references, seeds)
         for stage_rows in ctx.run_stages(on_references, "attacks on references"):
