@@ -9,6 +9,7 @@ import pytest
 
 from unlearnlab.report.calibration import calibration_section
 from unlearnlab.report.durability import durability_section
+from unlearnlab.report.in_context import in_context_section
 from unlearnlab.report.rederivation import rederivation_section
 from unlearnlab.report.table import as_json, result_rows
 from unlearnlab.report.unlearn import headline_table, unlearn_sections
@@ -320,3 +321,43 @@ def test_the_refusal_preference_bar_reads_the_share_not_the_margin(tmp_path) -> 
     ]
     verdicts = {v.subject: v for v in sanity_verdicts(rows, SelectionRule(margin=0.2))}
     assert verdicts["idk_dpo"].value == pytest.approx(0.9) and verdicts["idk_dpo"].holds
+
+
+SHAM = {"method": "sham", "forget_set": "targets"}
+
+
+@pytest.mark.parametrize(("sham_cot", "says"), [(18, "comes from the forget term"), (1, "drift")])
+def test_the_sham_run_decides_where_the_fall_of_rederivation_comes_from(
+    tmp_path, sham_cot: int, says: str
+) -> None:
+    point = {"beta": 0.1, "lr": 0.001, "steps": 50}
+    npo = {**NPO, "params": as_json(point)}
+    rows = [r for r in _world(npo_direct=0, npo_cot=0, oracle_cot=0) if r["role"] != "unlearned"]
+    rows += _probe("unlearned", "recall.cloze_train", "forget", 0, **npo)
+    rows += _probe("unlearned", "rederive.cot", "forget", 0, **npo)
+    sham = {**SHAM, "params": as_json({"alpha": 1.0, "lr": 0.001, "steps": 50})}
+    other = {**SHAM, "params": as_json({"alpha": 1.0, "lr": 0.01, "steps": 50})}
+    rows += _probe("unlearned", "rederive.cot", "forget", sham_cot, **sham)
+    rows += _probe("unlearned", "rederive.cot", "forget", 20 - sham_cot, **other)
+    section = rederivation_section(rows, tmp_path)
+    npo_verdict = _verdict(section.verdicts, "npo")
+    assert f"the sham run (retain loss alone, same lr and steps) re-derives {sham_cot * 5}%" in (
+        npo_verdict.statement
+    )
+    assert says in npo_verdict.statement
+    assert not any(v.subject.startswith("sham") for v in section.verdicts)
+
+
+@pytest.mark.parametrize(("copied", "holds"), [(20, False), (2, True), (10, None)])
+def test_the_copy_baseline_decides_whether_in_context_rederivation_informs(
+    copied: int, holds: bool | None
+) -> None:
+    rows = _probe("base", "rederive.in_context", "forget", 20)
+    rows += _probe("base", "rederive.in_context_copy", "forget", copied)
+    rows += _probe("base", "rederive.in_context_counterfactual", "forget", 11)
+    section = in_context_section(rows)
+    assert section is not None
+    (verdict,) = section.verdicts
+    assert verdict.claim == "validity" and verdict.n == 20 and verdict.holds is holds
+    assert "| base | 100% [" in section.markdown and "55% [" in section.markdown
+    assert in_context_section(_probe("base", "rederive.in_context", "forget", 20)) is None

@@ -42,6 +42,7 @@ MEASURES = {
     "premise retention": (CLOZE_TRAIN, "premise"),
     "reasoning elsewhere": (COT, "unrelated_composite"),
     "unrelated retention": (CLOZE_TRAIN, "unrelated"),
+    "held-out retention": (CLOZE_TRAIN, "retain_heldout"),
 }
 """The section's measures: display name -> (probe, split)."""
 
@@ -242,7 +243,8 @@ def rederivation_section(rows: Sequence[dict[str, Any]], figures: Path) -> Secti
         "premises given in context; retention of the targets' "
         "premises; reasoning elsewhere (chain of thought on composites sharing no entity "
         "with any target or premise: a drop there is a loss of reasoning, not of the "
-        "targets); retention of unrelated facts. Sham rows are the control: the retain "
+        "targets); retention of unrelated facts, and of stated facts kept out of every retain loss "
+        "(held-out retention). Sham rows are the control: the retain "
         "loss alone at a method's learning rate and steps (the drift of the loop itself). "
         "95% intervals; n items per cell.",
         "",

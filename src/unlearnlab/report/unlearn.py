@@ -15,6 +15,7 @@ from unlearnlab.report.calibration import calibration_section
 from unlearnlab.report.durability import durability_section, worst_recoveries
 from unlearnlab.report.format import short
 from unlearnlab.report.frontier import frontier_section
+from unlearnlab.report.in_context import in_context_section
 from unlearnlab.report.models import WORLD, RowIndex, attack_runs, labels, model_of, models_in
 from unlearnlab.report.polarity import polarity_section
 from unlearnlab.report.rederivation import MEASURES, rederivation_section
@@ -87,6 +88,7 @@ def unlearn_sections(
         fair,
         frontier_section(rows, figures),
         rederivation_section([*compared, *controls], figures),
+        *([context] if (context := in_context_section(compared)) else []),
         polarity_section(compared, figures, rows),
         durability_section(compared, figures),
         validity_section(compared, figures),
