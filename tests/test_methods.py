@@ -395,3 +395,16 @@ def test_a_run_resolves_its_lr_and_steps_in_one_place(tiny) -> None:
     assert implicit.resolved_point()["lr"] == 1e-2 and implicit.resolved_point()["steps"] == 60
     assert run_key(substrate, implicit) == run_key(substrate, explicit)
     assert run_key(substrate, at_steps(implicit, 61)) != run_key(substrate, implicit)
+
+
+def test_a_sham_like_rmu_trains_only_rmu_weights(tiny) -> None:
+    _, _, base = tiny
+    model = load_model(base)
+    rmu = method_create("rmu", **TINY_RMU)
+    sham = method_create("sham", like="rmu", like_params=TINY_RMU)
+    plain = method_create("sham")
+    for m in (rmu, sham, plain):
+        m.prepare(model, 0)
+    names = [n for n, _ in model.named_parameters()]
+    assert [n for n in names if sham.trains(n)] == [n for n in names if rmu.trains(n)]
+    assert 0 < sum(map(sham.trains, names)) < len(names) == sum(map(plain.trains, names))

@@ -205,6 +205,20 @@ def test_calibration_checks_null_recoveries_and_attack_damage(tmp_path) -> None:
     assert verdicts["relearn: oracle damage"].holds is False
 
 
+def test_damage_is_read_at_the_strength_the_methods_met(tmp_path) -> None:
+    """A calibrated attack: the references ran at two lrs, the method at the weak one;
+    the strong lr's damage to the oracle is not the damage the method's recovery met."""
+    strong = {"attack_params": as_json({"lr": 0.01})}
+    rows = _curve("base", [20, 20, 20]) + _curve("oracle", [16, 15, 16])
+    rows += [{**r, **strong} for r in _curve("oracle", [16, 4, 4])]
+    verdicts = {v.subject: v for v in calibration_section(rows, tmp_path).verdicts}
+    assert verdicts["relearn: oracle damage"].value == pytest.approx(0.6)
+    rows += _curve("unlearned", [0, 1, 2], **NPO)
+    verdicts = {v.subject: v for v in calibration_section(rows, tmp_path).verdicts}
+    assert verdicts["relearn: oracle damage"].value == pytest.approx(0.05)
+    assert verdicts["relearn: oracle damage"].holds is True
+
+
 def test_every_section_verdict_reaches_the_summary_and_carries_n_and_ci(tmp_path) -> None:
     rows = _world(npo_direct=0, npo_cot=18, oracle_cot=17)
     rows += _curve("base", [20, 20, 20]) + _curve("oracle", [16, 16, 16])

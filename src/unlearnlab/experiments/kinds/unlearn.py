@@ -37,8 +37,10 @@ from unlearnlab.experiments.study_settings import (
     UnlearnSettings,
 )
 from unlearnlab.grid import grid_points
+from unlearnlab.methods.base import Method
 from unlearnlab.methods.config import UnlearnConfig, trajectories
 from unlearnlab.methods.loop import at_steps, run_key, unlearn, unlearn_trajectory
+from unlearnlab.methods.registry import get_method
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig, run_suite
@@ -177,14 +179,19 @@ def attacked_runs(
 
 def sham_runs(selected: Sequence[UnlearnConfig]) -> list[UnlearnConfig]:
     """The sham control (the retain loss alone) at the forget set, learning rate, steps
-    and seed of every run in ``selected``, each once."""
+    and seed of every run in ``selected``, each once; on the same weights as a method that
+    trains part of the model."""
     shams = {}
     for run in selected:
         point = run.resolved_point()
+        method = get_method(run.method)
+        params: dict[str, Any] = {}
+        if method.trains is not Method.trains:  # trains part of the model: the sham too
+            params = {"like": run.method, "like_params": run.resolved_params().model_dump()}
         sham = run.model_copy(
-            update={"method": "sham", "params": {}, "lr": point["lr"], "steps": point["steps"]}
+            update={"method": "sham", "params": params, "lr": point["lr"], "steps": point["steps"]}
         )
-        shams[(sham.forget_set, sham.lr, sham.seed, sham.steps)] = sham
+        shams[(sham.forget_set, sham.lr, sham.seed, sham.steps, as_json(params))] = sham
     return [shams[key] for key in sorted(shams)]
 
 
