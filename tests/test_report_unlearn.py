@@ -375,3 +375,23 @@ def test_the_copy_baseline_decides_whether_in_context_rederivation_informs(
     assert verdict.claim == "validity" and verdict.n == 20 and verdict.holds is holds
     assert "| base | 100% [" in section.markdown and "55% [" in section.markdown
     assert in_context_section(_probe("base", "rederive.in_context", "forget", 20)) is None
+
+
+def test_only_the_shams_of_compared_points_are_reported(tmp_path) -> None:
+    point = {"beta": 0.1, "lr": 0.001, "steps": 50}
+    npo = {**NPO, "params": as_json(point)}
+    rows = [r for r in _world(npo_direct=0, npo_cot=0, oracle_cot=0) if r["role"] != "unlearned"]
+    for probe, split, hits in (
+        ("recall.cloze_train", "forget", 0),
+        ("rederive.cot", "forget", 0),
+        ("recall.cloze_train", "premise", 20),
+        ("recall.cloze_train", "retain", 20),
+    ):
+        rows += _probe("unlearned", probe, split, hits, **npo)
+    for lr in (0.001, 0.01):
+        sham = {**SHAM, "params": as_json({"alpha": 1.0, "lr": lr, "steps": 50})}
+        rows += _probe("unlearned", "rederive.cot", "forget", 18, **sham)
+    sections = {s.title: s for s in unlearn_sections(rows, tmp_path)}
+    table = sections["Compositional re-derivation"].markdown
+    assert table.count("\n| sham |") == 1 and "the sham run (retain loss alone" in table
+    assert "| sham" not in sections["Fair comparison: sanity bars and selected points"].markdown
