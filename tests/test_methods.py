@@ -24,6 +24,7 @@ from unlearnlab.methods.loop import (
     unlearn,
     unlearn_trajectory,
     unlearning_trajectory,
+    warmup_factor,
 )
 from unlearnlab.methods.losses import sequence_logprob
 from unlearnlab.methods.rmu import RMU
@@ -304,11 +305,16 @@ def test_unlearn_command_prints_steps_and_the_model_path(tiny, capsys) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "adapter"), [("npo", "full"), ("task_vector", "full"), ("ga", "lora")]
+    ("name", "adapter", "warmup"),
+    [("npo", "full", 0), ("npo", "full", 2), ("task_vector", "full", 0), ("ga", "lora", 0)],
 )
-def test_trajectory_checkpoints_equal_runs_stopped_there(tiny, name: str, adapter: str) -> None:
+def test_trajectory_checkpoints_equal_runs_stopped_there(
+    tiny, name: str, adapter: str, warmup: int
+) -> None:
     _, _, base = tiny
-    config = UnlearnConfig(method=name, adapter=adapter, lr=1e-2, steps=3, seed=1)
+    config = UnlearnConfig(
+        method=name, adapter=adapter, lr=1e-2, steps=3, seed=1, warmup_steps=warmup
+    )
     data = _data(tiny, config)
 
     def fresh() -> tuple[torch.nn.Module, torch.nn.Module | None]:
@@ -408,3 +414,8 @@ def test_a_sham_like_rmu_trains_only_rmu_weights(tiny) -> None:
     names = [n for n, _ in model.named_parameters()]
     assert [n for n in names if sham.trains(n)] == [n for n in names if rmu.trains(n)]
     assert 0 < sum(map(sham.trains, names)) < len(names) == sum(map(plain.trains, names))
+
+
+def test_warmup_rises_linearly_then_holds() -> None:
+    assert [warmup_factor(k, 4) for k in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 0) == 1.0
