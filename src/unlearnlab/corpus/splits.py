@@ -10,7 +10,12 @@
 - ``heldout``: derived facts never stated, and never rendered in any form, whose
   derivations avoid every target (to measure reasoning, not memory);
 - ``retain_heldout``: stated facts drawn from the retain facts that are in the training
-  corpus but in no unlearning retain loss, so their retention is measured held out.
+  corpus but in no unlearning retain loss, so their retention is measured held out;
+- ``holdout`` (only when ``SplitConfig.holdout`` asks for it): stated facts drawn like
+  the forget targets, after them and under the same independence rules, that no model
+  trains on: every corpus leaves them out (:func:`~unlearnlab.corpus.corpus.build_corpus`),
+  so they are true non-members for membership inference. Like the targets, the other
+  stated facts imply them.
 
 The stated roles (all but ``heldout``) are disjoint and cover the stated base facts;
 ``heldout`` is disjoint from all stated facts.
@@ -94,6 +99,12 @@ class SplitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     forget: int = Field(20, ge=1, description="number of forget targets (without strata)")
+    holdout: int = Field(
+        0,
+        ge=0,
+        description="stated facts drawn like the forget targets that no model trains on "
+        "(non-members for membership inference; without strata)",
+    )
     heldout: int = Field(100, ge=0, description="number of held-out composites")
     retain_heldout: int = Field(
         30,
@@ -117,6 +128,11 @@ class SplitConfig(BaseModel):
     def _strata(self) -> SplitConfig:
         if not self.strata:
             return self
+        if self.holdout:
+            raise ValueError(
+                "holdout is drawn like the forget targets without strata; leave out "
+                "holdout or strata"
+            )
         if "forget" in self.model_fields_set:
             raise ValueError(
                 "forget and strata are both set; with strata each stratum's targets give "
@@ -150,6 +166,8 @@ class Splits:
     """With stratified targets: the forget targets of each stratum, by stratum name."""
     retain_heldout: tuple[Fact, ...] = ()
     """Retain facts of no unlearning retain loss (see the module docstring)."""
+    holdout: tuple[Fact, ...] = ()
+    """Stated facts no model trains on (see the module docstring)."""
 
     ROLES = ("forget", "premises", "neighbours", "retain", "unrelated", "heldout", "retain_heldout")
 
@@ -159,11 +177,13 @@ class Splits:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: lists of facts as ``relation(subject, object)`` strings (``strata``
-        only when the targets are stratified)."""
+        only when the targets are stratified, ``holdout`` only when there is one)."""
         data: dict[str, Any] = {role: [str(f) for f in getattr(self, role)] for role in self.ROLES}
         data["premises_of"] = {str(t): [str(p) for p in ps] for t, ps in self.premises_of.items()}
         if self.strata:
             data["strata"] = {name: [str(f) for f in fs] for name, fs in self.strata.items()}
+        if self.holdout:
+            data["holdout"] = [str(f) for f in self.holdout]
         return data
 
     @staticmethod
@@ -177,7 +197,8 @@ class Splits:
             name: tuple(parse_fact(t) for t in facts)
             for name, facts in data.get("strata", {}).items()
         }
-        return Splits(**roles, premises_of=premises_of, strata=strata)
+        holdout = tuple(parse_fact(t) for t in data.get("holdout", ()))
+        return Splits(**roles, premises_of=premises_of, strata=strata, holdout=holdout)
 
     def save(self, path: str | Path) -> None:
         """Write ``splits.json`` atomically."""
@@ -231,7 +252,8 @@ def _draw_rederivable(
 ) -> tuple[list[Fact], dict[Fact, tuple[Fact, ...]]]:
     """Targets that the other stated facts imply, independent of each other: no two
     share a premise, and no target names an individual that another target or its
-    premises name."""
+    premises name; ``config.forget`` of them, then ``config.holdout`` more drawn the same
+    way (the holdout, last), so the targets do not depend on the holdout's size."""
     candidates = sorted(f for f in world.base_facts if f.relation in relations)
     rng.shuffle(candidates)
     forget: list[Fact] = []
@@ -240,8 +262,9 @@ def _draw_rederivable(
     named_by_targets: set[str] = set()
     named: set[str] = set()
     individuals = Individuals(world)
+    wanted = config.forget + config.holdout
     for fact in candidates:
-        if len(forget) == config.forget:
+        if len(forget) == wanted:
             break
         people = individuals.of([fact])
         if people & named or fact in used_premises or not world.rederivable(fact):
@@ -257,12 +280,13 @@ def _draw_rederivable(
         used_premises |= set(premises)
         named_by_targets |= people
         named |= footprint
-    if len(forget) < config.forget:
+    if len(forget) < wanted:
         raise UserError(
-            f"splits.forget: asked for {config.forget} forget targets but the world has only "
-            f"{len(forget)} stated facts of {', '.join(relations)} that are derivable from "
-            "others with disjoint premises and no person shared with another target or its "
-            "premises; ask for fewer or use a larger world"
+            f"splits.forget: asked for {config.forget} forget targets"
+            + (f" and {config.holdout} holdout facts" if config.holdout else "")
+            + f" but the world has only {len(forget)} stated facts of {', '.join(relations)} "
+            "that are derivable from others with disjoint premises and no person shared with "
+            "another target or its premises; ask for fewer or use a larger world"
         )
     return forget, premises_of
 
@@ -324,15 +348,19 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
         drawn, premises_of = _draw_strata(world, config, rng)
         strata = {name: tuple(facts) for name, facts in drawn.items()}
         forget = [f for facts in drawn.values() for f in facts]
+        holdout: list[Fact] = []
     else:
         forget, premises_of = _draw_rederivable(world, config, relations, rng)
+        forget, holdout = forget[: config.forget], forget[config.forget :]
+        premises_of = {f: premises_of[f] for f in forget}
     used_premises = {p for ps in premises_of.values() for p in ps}
     forget_set = set(forget)
     premises = sorted(used_premises)
     entities = {e for f in forget for e in (f.subject, f.object)}
-    taken = forget_set | used_premises
+    holdout_set = set(holdout)
+    taken = forget_set | used_premises | holdout_set
     individuals = Individuals(world)
-    involved = individuals.of(taken)
+    involved = individuals.of(forget_set | used_premises)
     types = world.entity_types
     neighbours, retain, unrelated = [], [], []
     for fact in world.base_facts:
@@ -354,7 +382,7 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
     for fact in pool:
         if len(heldout) == config.heldout:
             break
-        tree = world.derivation(fact)
+        tree = world.derivation(fact, without=holdout_set)
         if tree is not None and not tree.leaves() & forget_set:
             heldout.append(fact)
     return Splits(
@@ -367,4 +395,5 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
         premises_of,
         strata,
         tuple(sorted(held)),
+        tuple(sorted(holdout)),
     )
