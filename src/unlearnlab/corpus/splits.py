@@ -12,10 +12,11 @@
 - ``retain_heldout``: stated facts drawn from the retain facts that are in the training
   corpus but in no unlearning retain loss, so their retention is measured held out;
 - ``holdout`` (only when ``SplitConfig.holdout`` asks for it): stated facts drawn like
-  the forget targets, after them and under the same independence rules, that no model
-  trains on: every corpus leaves them out (:func:`~unlearnlab.corpus.corpus.build_corpus`),
-  so they are true non-members for membership inference. Like the targets, the other
-  stated facts imply them.
+  the forget targets (of the same relations, implied by the other stated facts even
+  without the targets and the other holdout facts), naming none of the targets' people,
+  that no model trains on: every corpus leaves them out
+  (:func:`~unlearnlab.corpus.corpus.build_corpus`), so they are true non-members for
+  membership inference.
 
 The stated roles (all but ``heldout``) are disjoint and cover the stated base facts;
 ``heldout`` is disjoint from all stated facts.
@@ -37,7 +38,6 @@ claims once the others are removed (in the oracle's world).
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 from collections.abc import Iterable
@@ -45,110 +45,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from unlearnlab.corpus.split_config import SplitConfig, Stratum
 from unlearnlab.errors import UserError
 from unlearnlab.io import write_json_atomic
 from unlearnlab.worlds.connectivity import derivation_count
 from unlearnlab.worlds.kg import Fact, World, parse_fact
 
-
-class Stratum(BaseModel):
-    """Forget targets with a number of derivations from other facts in a range."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, description="label of the stratum (results' stratum)")
-    min_derivations: int = Field(0, ge=0, description="fewest derivations from other facts")
-    max_derivations: int | None = Field(
-        None, ge=0, description="most derivations from other facts; null: no upper bound"
-    )
-    targets: int = Field(10, ge=1, description="forget targets drawn in this stratum")
-    relations: tuple[str, ...] | None = Field(
-        None, description="relations the targets are drawn from; default: every relation"
-    )
-
-    @model_validator(mode="after")
-    def _range(self) -> Stratum:
-        if self.max_derivations is not None and self.max_derivations < self.min_derivations:
-            raise ValueError(
-                f"stratum {self.name}: max_derivations {self.max_derivations} is below "
-                f"min_derivations {self.min_derivations}"
-            )
-        return self
-
-    def holds(self, derivations: int, complete: bool) -> bool:
-        """Whether a count (exact when ``complete``, else a lower bound) is in range."""
-        if derivations < self.min_derivations:
-            return False
-        if self.max_derivations is None:
-            return True
-        return complete and derivations <= self.max_derivations
-
-    @property
-    def enough(self) -> int:
-        """Derivations worth counting to decide membership (more change nothing)."""
-        if self.max_derivations is None:
-            return self.min_derivations
-        return self.max_derivations + 1
-
-
-class SplitConfig(BaseModel):
-    """How many forget targets and held-out composites to draw, and from which relations."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    forget: int = Field(20, ge=1, description="number of forget targets (without strata)")
-    holdout: int = Field(
-        0,
-        ge=0,
-        description="stated facts drawn like the forget targets that no model trains on "
-        "(non-members for membership inference; without strata)",
-    )
-    heldout: int = Field(100, ge=0, description="number of held-out composites")
-    retain_heldout: int = Field(
-        30,
-        ge=0,
-        description="retain facts kept out of every unlearning retain loss (at most half "
-        "of the retain facts), to measure retention held out",
-    )
-    target_relations: tuple[str, ...] | None = Field(
-        None,
-        description="relations targets and held-out composites are drawn from; default: "
-        "every relation with both stated and unstated derived facts",
-    )
-    strata: tuple[Stratum, ...] = Field(
-        (),
-        description="draw forget targets per connectivity stratum instead (disjoint "
-        "ranges; leave out forget; target_relations then applies to held-out only)",
-    )
-    seed: int = Field(0, description="seed of the draws")
-
-    @model_validator(mode="after")
-    def _strata(self) -> SplitConfig:
-        if not self.strata:
-            return self
-        if self.holdout:
-            raise ValueError(
-                "holdout is drawn like the forget targets without strata; leave out "
-                "holdout or strata"
-            )
-        if "forget" in self.model_fields_set:
-            raise ValueError(
-                "forget and strata are both set; with strata each stratum's targets give "
-                "the forget set, so leave out forget"
-            )
-        names = [s.name for s in self.strata]
-        if len(set(names)) != len(names):
-            raise ValueError(f"stratum names repeat ({names}); give each a distinct name")
-        ordered = sorted(self.strata, key=lambda s: s.min_derivations)
-        for low, high in itertools.pairwise(ordered):
-            if low.max_derivations is None or low.max_derivations >= high.min_derivations:
-                raise ValueError(
-                    f"strata {low.name} and {high.name} overlap; give them disjoint "
-                    "derivation ranges"
-                )
-        return self
+__all__ = ["SplitConfig", "Splits", "Stratum", "default_target_relations", "make_splits"]
 
 
 @dataclass(frozen=True)
@@ -252,8 +155,7 @@ def _draw_rederivable(
 ) -> tuple[list[Fact], dict[Fact, tuple[Fact, ...]]]:
     """Targets that the other stated facts imply, independent of each other: no two
     share a premise, and no target names an individual that another target or its
-    premises name; ``config.forget`` of them, then ``config.holdout`` more drawn the same
-    way (the holdout, last), so the targets do not depend on the holdout's size."""
+    premises name."""
     candidates = sorted(f for f in world.base_facts if f.relation in relations)
     rng.shuffle(candidates)
     forget: list[Fact] = []
@@ -262,9 +164,8 @@ def _draw_rederivable(
     named_by_targets: set[str] = set()
     named: set[str] = set()
     individuals = Individuals(world)
-    wanted = config.forget + config.holdout
     for fact in candidates:
-        if len(forget) == wanted:
+        if len(forget) == config.forget:
             break
         people = individuals.of([fact])
         if people & named or fact in used_premises or not world.rederivable(fact):
@@ -280,15 +181,50 @@ def _draw_rederivable(
         used_premises |= set(premises)
         named_by_targets |= people
         named |= footprint
-    if len(forget) < wanted:
+    if len(forget) < config.forget:
         raise UserError(
-            f"splits.forget: asked for {config.forget} forget targets"
-            + (f" and {config.holdout} holdout facts" if config.holdout else "")
-            + f" but the world has only {len(forget)} stated facts of {', '.join(relations)} "
-            "that are derivable from others with disjoint premises and no person shared with "
-            "another target or its premises; ask for fewer or use a larger world"
+            f"splits.forget: asked for {config.forget} forget targets but the world has only "
+            f"{len(forget)} stated facts of {', '.join(relations)} that are derivable from "
+            "others with disjoint premises and no person shared with another target or its "
+            "premises; ask for fewer or use a larger world"
         )
     return forget, premises_of
+
+
+def _draw_holdout(
+    world: World,
+    config: SplitConfig,
+    relations: tuple[str, ...],
+    forget: list[Fact],
+    premises_of: dict[Fact, tuple[Fact, ...]],
+) -> list[Fact]:
+    """``config.holdout`` stated facts of ``relations`` that the other stated facts imply
+    without any target or other holdout fact, none a premise of a target or of another
+    holdout fact, none naming an individual a target or its premises name (drawn with
+    their own generator, so the other splits do not depend on them)."""
+    candidates = sorted(f for f in world.base_facts if f.relation in relations)
+    random.Random(f"holdout:{config.seed}").shuffle(candidates)
+    individuals = Individuals(world)
+    blocked = set(forget) | {p for ps in premises_of.values() for p in ps}
+    named = individuals.of(blocked)
+    holdout: list[Fact] = []
+    for fact in candidates:
+        if len(holdout) == config.holdout:
+            break
+        if fact in blocked or individuals.of([fact]) & named:
+            continue
+        premises = _premises(world, fact, {fact, *forget, *holdout})
+        if premises is None:
+            continue
+        holdout.append(fact)
+        blocked |= {fact, *premises}
+    if len(holdout) < config.holdout:
+        raise UserError(
+            f"splits.holdout: asked for {config.holdout} holdout facts but the world has only "
+            f"{len(holdout)} more stated facts of {', '.join(relations)} derivable without the "
+            "targets and naming none of their people; ask for fewer or use a larger world"
+        )
+    return holdout
 
 
 def _draw_strata(
@@ -351,8 +287,7 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
         holdout: list[Fact] = []
     else:
         forget, premises_of = _draw_rederivable(world, config, relations, rng)
-        forget, holdout = forget[: config.forget], forget[config.forget :]
-        premises_of = {f: premises_of[f] for f in forget}
+        holdout = _draw_holdout(world, config, relations, forget, premises_of)
     used_premises = {p for ps in premises_of.values() for p in ps}
     forget_set = set(forget)
     premises = sorted(used_premises)
