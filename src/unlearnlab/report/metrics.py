@@ -36,7 +36,7 @@ from matplotlib.figure import Figure
 from unlearnlab.probes.stats import Rate, auc, bootstrap_mean
 from unlearnlab.report.format import md_table
 from unlearnlab.report.section import Section, save_figure
-from unlearnlab.report.verdicts import Verdict, bullets, record
+from unlearnlab.report.verdicts import Verdict, bullets, record, too_few
 
 GRADED = {
     "recall.cloze_train": 1,
@@ -88,10 +88,12 @@ class Grade:
     @property
     def robust(self) -> bool | None:
         """Whether every keeping change moves it less than :data:`KEEP` and relearning the
-        targets more than :data:`RESTORE`; None without a gap or a change to judge by."""
+        targets more than :data:`RESTORE`; None without a gap to judge by (its faithfulness
+        interval reaches 0.5), a change, or :data:`~unlearnlab.report.verdicts.MIN_N` facts."""
         keeps = [self.shifts[c] for c in KEEPS if c in self.shifts]
         restore = self.shifts.get(RESTORES)
-        if not keeps or restore is None or math.isnan(restore.value):
+        f = self.faithfulness
+        if not keeps or restore is None or too_few(f.n) or not f.low > 0.5:
             return None
         return max(abs(s.value) for s in keeps) < KEEP and restore.value > RESTORE
 
@@ -184,7 +186,11 @@ def _verdicts(g: Grade) -> list[Verdict]:
     keeps = [c for c in KEEPS if c in g.shifts]
     moves = ", ".join(f"{c} {_shift_text(g.shifts[c])}" for c in keeps)
     restore = _shift_text(g.shifts.get(RESTORES))
-    verdict = {True: "robust", False: "not robust", None: "undecided (no gap to judge by)"}
+    verdict = {
+        True: "robust",
+        False: "not robust",
+        None: "undecided (too few facts, or no base-oracle gap to judge by)",
+    }
     found.append(
         Verdict(
             "metrics",
