@@ -29,6 +29,7 @@ from unlearnlab.errors import UserError
 
 if TYPE_CHECKING:
     from unlearnlab.corpus.splits import Splits
+    from unlearnlab.substrate.build import Substrate
     from unlearnlab.substrate.config import ExperimentConfig
     from unlearnlab.worlds.kg import World
 
@@ -55,11 +56,22 @@ def _experiment(model_dir: Path) -> ExperimentConfig:
         ) from None
 
 
+_SUBSTRATES: dict[str, Substrate] = {}
+
+
+def _substrate(config: ExperimentConfig) -> Substrate:
+    """The substrate of ``config``, built once per process."""
+    from unlearnlab.substrate.build import build_substrate
+
+    key = config.digest()
+    if key not in _SUBSTRATES:
+        _SUBSTRATES[key] = build_substrate(config)
+    return _SUBSTRATES[key]
+
+
 def _world_and_splits(config: ExperimentConfig, world_dir: Path | None) -> tuple[World, Splits]:
     if world_dir is None:
-        from unlearnlab.substrate.build import build_substrate
-
-        substrate = build_substrate(config)
+        substrate = _substrate(config)
         return substrate.world, substrate.splits
     from unlearnlab.corpus.splits import Splits, make_splits
     from unlearnlab.worlds.io import load_world
@@ -78,9 +90,8 @@ def _reference(config: ExperimentConfig, given: Path | None, store: Path | None)
             raise UserError(f"--reference {given}: no such folder; give the oracle's folder")
         return given
     from unlearnlab.models.store import ModelStore
-    from unlearnlab.substrate.build import build_substrate
 
-    return ModelStore(store).get(build_substrate(config).key("oracle"))
+    return ModelStore(store).get(_substrate(config).key("oracle"))
 
 
 def probe_command(
