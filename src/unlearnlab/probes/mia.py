@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Sequence
+from statistics import fmean
 
 from unlearnlab.probes.registry import SuiteInputs, member_facts, probes
 from unlearnlab.probes.results import ProbeRow
@@ -89,28 +90,30 @@ PRIVLEAK = "muse.privleak"
 SPLIT = "forget_vs_holdout"
 
 
-def _scores(inputs: SuiteInputs, prompts: list[str], answers: list[str]) -> dict[str, list[float]]:
-    """Every attack's score of each (prompt, answer), and the oracle's Min-K% where there
-    is an oracle."""
+def _scores(
+    inputs: SuiteInputs, prompts: list[str], answers: list[str]
+) -> tuple[dict[str, list[float]], list[float] | None]:
+    """Every attack's score of each (prompt, answer), and the oracle's Min-K% scores (None
+    without an oracle)."""
     model, tokenizer = inputs.model, inputs.tokenizer
     stats = answer_token_stats(model, tokenizer, prompts, answers)
-    losses = [-s.mean_logprob for s in stats]
     scores = {
-        "mia.loss": [-x for x in losses],
+        "mia.loss": [s.mean_logprob for s in stats],
         "mia.zlib": [
-            -x / zlib_bytes(f"{p} {a}") for x, p, a in zip(losses, prompts, answers, strict=True)
+            s.mean_logprob / zlib_bytes(f"{p} {a}")
+            for s, p, a in zip(stats, prompts, answers, strict=True)
         ],
         "mia.min_k": [min_k(s.logprobs) for s in stats],
         "mia.min_k_plus_plus": [min_k_plus_plus(s) for s in stats],
         "mia.gradnorm": [-g for g in answer_gradient_norms(model, tokenizer, prompts, answers)],
     }
-    if inputs.reference is not None:
-        oracle = answer_token_stats(inputs.reference, tokenizer, prompts, answers)
-        scores["mia.reference"] = [
-            s.mean_logprob - o.mean_logprob for s, o in zip(stats, oracle, strict=True)
-        ]
-        scores["oracle.min_k"] = [min_k(o.logprobs) for o in oracle]
-    return scores
+    if inputs.reference is None:
+        return scores, None
+    oracle = answer_token_stats(inputs.reference, tokenizer, prompts, answers)
+    scores["mia.reference"] = [
+        s.mean_logprob - o.mean_logprob for s, o in zip(stats, oracle, strict=True)
+    ]
+    return scores, [min_k(o.logprobs) for o in oracle]
 
 
 @probes("muse", {PRIVLEAK: "Min-K% AUC gap to the oracle's, over the oracle's, in value"})
@@ -123,25 +126,20 @@ def mia_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow
         return []
     facts = [*splits["forget"], *splits["holdout"]]
     questions = [inputs.index.question(f) for f in facts]
-    scores = _scores(inputs, [q.prompt for q in questions], [f"{q.answer}." for q in questions])
+    scores, oracle = _scores(
+        inputs, [q.prompt for q in questions], [f"{q.answer}." for q in questions]
+    )
     n = len(splits["forget"])
     rows: list[ProbeRow] = []
     for name, values in scores.items():
-        if name not in ATTACKS:
-            continue
         for i, (fact, value) in enumerate(zip(facts, values, strict=True)):
             split = "forget" if i < n else "holdout"
             rows.append(ProbeRow(name, "question", split, str(fact), False, value=value))
         for fact, share in zip(splits["forget"], placements(values[:n], values[n:]), strict=True):
             rows.append(ProbeRow(name, "auc", SPLIT, str(fact), share > 0.5, value=share))
-    if "oracle.min_k" in scores:
-        model_auc = _mean(placements(scores["mia.min_k"][:n], scores["mia.min_k"][n:]))
-        oracle_auc = _mean(placements(scores["oracle.min_k"][:n], scores["oracle.min_k"][n:]))
-        leak = privleak(model_auc, oracle_auc)
+    if oracle is not None:
+        model_auc = fmean(placements(scores["mia.min_k"][:n], scores["mia.min_k"][n:]))
+        leak = privleak(model_auc, fmean(placements(oracle[:n], oracle[n:])))
         item = f"{n} forget targets against {len(facts) - n} holdout facts"
         rows.append(ProbeRow(PRIVLEAK, "min_k", SPLIT, item, abs(leak) <= 0.05, value=leak))
     return rows
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)
