@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import zlib
 
 import pytest
 import torch
@@ -205,3 +206,42 @@ def test_no_corpus_renders_a_holdout_fact(holdout) -> None:
         assert not any(set(d.facts) & set(substrate.splits.holdout) for d in documents)
         found = [(r, d.text) for d in documents for r in renderings if r in d.text]
         assert not found, found[:3]
+
+
+def test_suite_values_equal_hand_computed_ones(holdout) -> None:
+    """Each metric's row on one target against the same number computed by hand: plain
+    forward passes, zlib, Hugging Face's own loss for the gradient, and the KS test on the
+    truth ratios of both models."""
+    substrate, _, base, oracle_dir = holdout
+    model, tokenizer, oracle = load_model(base), load_tokenizer(base), load_model(oracle_dir)
+    world, splits = substrate.world, substrate.splits
+    config = SuiteConfig(sample=4, families=("tofu", "mia", "muse"))
+    rows = run_suite(model, tokenizer, world, splits, config, reference=oracle)
+    fact = splits.forget[0]
+    q = QueryIndex.build(world).question(fact)
+    answer = f"{q.answer}."
+
+    def value(probe: str, split: str = "forget", item: str = str(fact)) -> float:
+        [row] = [r for r in rows if (r.probe, r.split, r.item) == (probe, split, item)]
+        return row.value
+
+    mine = _manual_mean_logprob(model, tokenizer, q.prompt, answer)
+    theirs = _manual_mean_logprob(oracle, tokenizer, q.prompt, answer)
+    assert value("tofu.answer_prob") == pytest.approx(math.exp(mine), abs=1e-6)
+    assert value("mia.loss") == pytest.approx(mine, abs=1e-6)
+    zipped = len(zlib.compress(f"{q.prompt} {answer}".encode()))
+    assert value("mia.zlib") == pytest.approx(mine / zipped, abs=1e-6)
+    assert value("mia.reference") == pytest.approx(mine - theirs, abs=1e-6)
+    p = tokenizer(q.prompt, add_special_tokens=True)["input_ids"]
+    a = tokenizer(answer, add_special_tokens=False)["input_ids"]
+    fresh = load_model(base)
+    labels = torch.tensor([[-100] * len(p) + a])
+    fresh(input_ids=torch.tensor([p + a]), labels=labels).loss.backward()
+    grads = [w.grad for w in fresh.parameters() if w.grad is not None]
+    norm = math.sqrt(sum(float(g.square().sum()) for g in grads))
+    assert value("mia.gradnorm") == pytest.approx(-norm, rel=1e-4)
+    ratios = [r.value for r in rows if (r.probe, r.split) == ("tofu.truth_ratio", "forget")]
+    index = QueryIndex.build(world)
+    reference = truth_ratios(oracle, tokenizer, world, splits.forget, index)
+    [quality] = [r.value for r in rows if r.probe == "tofu.forget_quality"]
+    assert quality == ks_two_sample(ratios, reference)[1]
