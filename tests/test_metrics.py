@@ -245,3 +245,17 @@ def test_suite_values_equal_hand_computed_ones(holdout) -> None:
     reference = truth_ratios(oracle, tokenizer, world, splits.forget, index)
     [quality] = [r.value for r in rows if r.probe == "tofu.forget_quality"]
     assert quality == ks_two_sample(ratios, reference)[1]
+
+
+def test_auc_intervals_are_exact_only_at_perfect_separation() -> None:
+    """At AUC 1 over 20 positives the lower end is the exact bound 0.025 ** (1 / 20);
+    below 1 the interval is the two-sided bootstrap's, narrower than a share of 20 items
+    would get, and it covers the value."""
+    perfect = auc([float(i) for i in range(20, 40)], [float(i) for i in range(20)])
+    assert perfect.value == 1.0 and perfect.low == pytest.approx(0.025 ** (1 / 20), abs=1e-6)
+    rng = random.Random(0)
+    pos = [rng.gauss(1.5, 1) for _ in range(20)]
+    neg = [rng.gauss(0, 1) for _ in range(60)]
+    result = auc(pos, neg)
+    assert result.low < result.value < result.high
+    assert result.high - result.low < 0.3  # the exact interval of 17 of 20 spans 0.37

@@ -80,11 +80,13 @@ def bootstrap_mean(
     resamples: int = 1000,
     level: float = LEVEL,
     seed: int = 0,
+    exact: bool = True,
 ) -> Rate:
     """Mean of ``values`` with a crossed bootstrap interval over ``items`` and ``seeds``
     (see the module docstring); each value is its own item when ``items`` is None, and
     all share one seed when ``seeds`` is None. The same inputs always give the same
-    interval (``seed`` draws the resamples)."""
+    interval (``seed`` draws the resamples). ``exact=False`` leaves out the exact
+    interval of 0/1 values (for a mean that is not a share of independent items)."""
     n_values = len(values)
     if n_values == 0:
         return Rate(float("nan"), float("nan"), float("nan"), 0)
@@ -111,7 +113,7 @@ def bootstrap_mean(
     tail = (1.0 - level) / 2
     low = float(means[math.floor(tail * (resamples - 1))])
     high = float(means[math.ceil((1.0 - tail) * (resamples - 1))])
-    if all(v in (0.0, 1.0) for v in values):
+    if exact and all(v in (0.0, 1.0) for v in values):
         exact_low, exact_high = clopper_pearson_pooled(value, n_items, level)
         low, high = min(low, exact_low), max(high, exact_high)
     return Rate(value, min(low, value), max(high, value), n_items)
@@ -189,8 +191,10 @@ def auc(
 
     The interval resamples positives and negatives independently: the pair outcomes are
     a table crossed by positive and negative, which is what :func:`bootstrap_mean`
-    resamples (positives as its items, negatives as its seeds). ``n`` is the number of
-    positives. Either side empty gives NaN.
+    resamples (positives as its items, negatives as its seeds). The AUC is not a share of
+    independent items, so the exact (Clopper-Pearson) bounds over the positives apply
+    only where the bootstrap collapses: when every pair is ordered one way (AUC 0 or 1).
+    ``n`` is the number of positives. Either side empty gives NaN.
     """
     if not positives or not negatives:
         return Rate(float("nan"), float("nan"), float("nan"), 0)
@@ -205,6 +209,7 @@ def auc(
         resamples=resamples,
         level=level,
         seed=seed,
+        exact=bool(wins.min() == wins.max()),
     )
 
 
