@@ -12,9 +12,9 @@
 - ``retain_heldout``: stated facts drawn from the retain facts that are in the training
   corpus but in no unlearning retain loss, so their retention is measured held out;
 - ``holdout`` (only when ``SplitConfig.holdout`` asks for it): stated facts drawn like
-  the forget targets (of the same relations, implied by the other stated facts even
-  without the targets and the other holdout facts), naming none of the targets' people,
-  that no model trains on: every corpus leaves them out
+  the forget targets (as many of each relation as the targets, implied by the other
+  stated facts even without the targets and the other holdout facts, naming none of the
+  targets' people) that no model trains on: every corpus leaves them out
   (:func:`~unlearnlab.corpus.corpus.build_corpus`), so they are true non-members for
   membership inference.
 
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,26 +199,35 @@ def _draw_holdout(
     forget: list[Fact],
     premises_of: dict[Fact, tuple[Fact, ...]],
 ) -> list[Fact]:
-    """``config.holdout`` stated facts of ``relations`` that the other stated facts imply
-    without any target or other holdout fact, none a premise of a target or of another
-    holdout fact, none naming an individual a target or its premises name (drawn with
-    their own generator, so the other splits do not depend on them)."""
+    """``config.holdout`` stated facts of ``relations``, as many of each relation as the
+    targets have (in proportion; the rest of any relation where one runs short), that the
+    other stated facts imply without any target or other holdout fact, none a premise of a
+    target or of another holdout fact, none naming an individual a target names (drawn
+    with their own generator, so the other splits do not depend on them)."""
     candidates = sorted(f for f in world.base_facts if f.relation in relations)
     random.Random(f"holdout:{config.seed}").shuffle(candidates)
+    counts = Counter(f.relation for f in forget)
+    quota = {r: n * config.holdout // len(forget) for r, n in counts.items()}
+    for r, _ in counts.most_common(config.holdout - sum(quota.values())):
+        quota[r] += 1
     individuals = Individuals(world)
     blocked = set(forget) | {p for ps in premises_of.values() for p in ps}
-    named = individuals.of(blocked)
+    named = individuals.of(forget)
     holdout: list[Fact] = []
-    for fact in candidates:
-        if len(holdout) == config.holdout:
-            break
-        if fact in blocked or individuals.of([fact]) & named:
-            continue
-        premises = _premises(world, fact, {fact, *forget, *holdout})
-        if premises is None:
-            continue
-        holdout.append(fact)
-        blocked |= {fact, *premises}
+    for matched in (True, False):
+        for fact in candidates:
+            if len(holdout) == config.holdout:
+                break
+            if matched and quota.get(fact.relation, 0) == 0:
+                continue
+            if fact in blocked or individuals.of([fact]) & named:
+                continue
+            premises = _premises(world, fact, {fact, *forget, *holdout})
+            if premises is None:
+                continue
+            holdout.append(fact)
+            blocked |= {fact, *premises}
+            quota[fact.relation] = quota.get(fact.relation, 0) - 1
     if len(holdout) < config.holdout:
         raise UserError(
             f"splits.holdout: asked for {config.holdout} holdout facts but the world has only "
