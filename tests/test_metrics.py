@@ -8,12 +8,14 @@ import json
 import math
 import random
 import zlib
+from collections import Counter
 
 import pytest
 import torch
 
 from tiny import TINY
 from unlearnlab import cli
+from unlearnlab.corpus.splits import Individuals
 from unlearnlab.corpus.templates import render
 from unlearnlab.experiments.config import load_config
 from unlearnlab.models.factory import load_model, load_tokenizer
@@ -187,6 +189,14 @@ def test_the_holdout_is_drawn_like_the_targets_and_leaves_them_as_they_were(hold
     assert all(world.rederivable(f) for f in splits.holdout)
     assert splits.to_dict()["holdout"] == [str(f) for f in splits.holdout]
     assert "holdout" not in plain.to_dict()  # cache keys of runs without one are unchanged
+    people = Individuals(world)
+    assert not people.of(splits.holdout) & people.of(splits.forget)
+    relations = Counter(f.relation for f in splits.holdout)
+    assert relations <= Counter(f.relation for f in splits.forget)  # 3 of the 4 targets'
+    matched = build_substrate(load_config("compositional", [*TINY, "splits.holdout=4"])).splits
+    assert Counter(f.relation for f in matched.holdout) == Counter(
+        f.relation for f in matched.forget
+    )
 
 
 def test_no_corpus_renders_a_holdout_fact(holdout) -> None:
