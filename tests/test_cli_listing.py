@@ -116,7 +116,7 @@ def test_list_probes_gives_every_probe_with_family_and_description_in_suite_orde
     assert [line.split()[:2] for line in lines] == [[p.name, p.family] for p in ordered()]
     for line, probe in zip(lines, ordered(), strict=True):
         assert line.endswith(f" {probe.description}")
-    assert lines[0].startswith("recall.cloze_train ") and lines[-1].startswith("deep.")
+    assert lines[0].startswith("recall.cloze_train ") and lines[-1].startswith("muse.privleak ")
     assert any(line.split()[:2] == ["hidden.linear_probe.layer{k}", "hidden"] for line in lines)
 
 

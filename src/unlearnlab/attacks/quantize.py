@@ -90,6 +90,16 @@ def quantize_bnb(weight: torch.Tensor, bits: int, group_size: int | None = None)
     return back.to(weight.device, weight.dtype)
 
 
+def quantize_model(model: torch.nn.Module, params: QuantizeParams) -> None:
+    """Quantize every ``torch.nn.Linear`` weight of ``model`` in place (de-quantized back
+    to its dtype) with ``params``' bits, group size and backend."""
+    quantizer = quantize_rtn if params.backend == "rtn" else quantize_bnb
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.copy_(quantizer(module.weight, params.bits, params.group_size))
+
+
 @attack("quantize")
 class Quantize(Attack):
     """Quantization of every ``torch.nn.Linear`` weight; curve points 0 (as loaded) and 1
@@ -100,12 +110,8 @@ class Quantize(Attack):
     def run(self, model_dir: Path, target: AttackTarget) -> Curve:
         """Recall of ``target.facts`` before and after quantizing the model."""
         params: QuantizeParams = self.params  # type: ignore[assignment]
-        quantizer = quantize_rtn if params.backend == "rtn" else quantize_bnb
         bench = target.bench
         model = bench.model(model_dir)
-        with torch.no_grad():
-            for module in model.modules():
-                if isinstance(module, torch.nn.Linear):
-                    module.weight.copy_(quantizer(module.weight, params.bits, params.group_size))
+        quantize_model(model, params)
         after = measure(model, bench.queries(model_dir, target.facts))
         return [CurvePoint(0, bench.untouched(model_dir, target.facts)), CurvePoint(1, after)]

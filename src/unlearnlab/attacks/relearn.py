@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from unlearnlab.attacks.base import Attack, AttackTarget, Curve, CurvePoint, check_schedule, measure
 from unlearnlab.attacks.registry import attack
 from unlearnlab.errors import UserError
+from unlearnlab.methods.base import Tokens
 from unlearnlab.methods.config import LoraSpec
 from unlearnlab.methods.data import batch_rows, select
 from unlearnlab.methods.loop import with_adapters
@@ -130,20 +131,30 @@ class Relearn(Attack):
         seed_everything(target.seed)
         model = bench.model(model_dir)
         net = with_adapters(model, params.lora) if params.adapter == "lora" else model
-        weights = [w for w in net.parameters() if w.requires_grad]
-        optimizer = torch.optim.AdamW(weights, lr=params.lr, weight_decay=0.0, foreach=True)
         curve = [CurvePoint(0, bench.untouched(model_dir, measured))]
-        net.train()
-        for step in range(params.steps[-1]):
-            picked = batch_rows(len(rows.ids), params.batch_size, step, target.seed, "relearn")
-            batch = select(rows, picked)
-            logits = net(input_ids=batch.ids, attention_mask=batch.mask).logits  # (b, s, v)
-            loss = nll(logits, batch.labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if params.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(weights, params.grad_clip)
-            optimizer.step()
-            if step + 1 in params.steps:
-                curve.append(CurvePoint(step + 1, measure(net, queries)))
+        for step in relearn_steps(net, rows, params, target.seed):
+            curve.append(CurvePoint(step, measure(net, queries)))
         return curve
+
+
+def relearn_steps(
+    net: torch.nn.Module, rows: Tokens, params: RelearnParams, seed: int
+) -> Iterator[int]:
+    """Fine-tune ``net`` in place on ``rows`` as ``params`` say (constant-rate AdamW, no
+    weight decay, seeded batches), yielding each step count of ``params.steps`` after 0
+    once that many steps are taken (``net`` is in train mode)."""
+    weights = [w for w in net.parameters() if w.requires_grad]
+    optimizer = torch.optim.AdamW(weights, lr=params.lr, weight_decay=0.0, foreach=True)
+    net.train()
+    for step in range(params.steps[-1]):
+        picked = batch_rows(len(rows.ids), params.batch_size, step, seed, "relearn")
+        batch = select(rows, picked)
+        logits = net(input_ids=batch.ids, attention_mask=batch.mask).logits  # (b, s, v)
+        loss = nll(logits, batch.labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if params.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(weights, params.grad_clip)
+        optimizer.step()
+        if step + 1 in params.steps:
+            yield step + 1

@@ -5,6 +5,11 @@ The world and splits default to those of the experiment recorded in the model's
 instead, with the ``splits.json`` next to it (or in its parent, as ``unlearnlab run``
 writes them), else splits drawn by the sidecar's split config. Writes ``results.parquet``
 (the tidy table) and ``aggregate.parquet`` to ``--out``.
+
+Every probe family runs, the literature's metrics too (``tofu.*``, ``gen.*``, ``mia.*``,
+``muse.*``; ``mia.*`` and ``muse.*`` need splits with a holdout). The probes that compare
+with the oracle (``mia.reference``, ``tofu.forget_quality``, ``muse.privleak``) take
+``--reference DIR``, by default the experiment's oracle when the model store holds it.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from unlearnlab.cli.options import StoreOption
 from unlearnlab.errors import UserError
 
 if TYPE_CHECKING:
     from unlearnlab.corpus.splits import Splits
+    from unlearnlab.substrate.build import Substrate
     from unlearnlab.substrate.config import ExperimentConfig
     from unlearnlab.worlds.kg import World
 
@@ -52,11 +59,22 @@ def _experiment(model_dir: Path) -> ExperimentConfig:
         ) from None
 
 
+_SUBSTRATES: dict[str, Substrate] = {}
+
+
+def _substrate(config: ExperimentConfig) -> Substrate:
+    """The substrate of ``config``, built once per process."""
+    from unlearnlab.substrate.build import build_substrate
+
+    key = config.digest()
+    if key not in _SUBSTRATES:
+        _SUBSTRATES[key] = build_substrate(config)
+    return _SUBSTRATES[key]
+
+
 def _world_and_splits(config: ExperimentConfig, world_dir: Path | None) -> tuple[World, Splits]:
     if world_dir is None:
-        from unlearnlab.substrate.build import build_substrate
-
-        substrate = build_substrate(config)
+        substrate = _substrate(config)
         return substrate.world, substrate.splits
     from unlearnlab.corpus.splits import Splits, make_splits
     from unlearnlab.worlds.io import load_world
@@ -66,6 +84,17 @@ def _world_and_splits(config: ExperimentConfig, world_dir: Path | None) -> tuple
         if candidate.is_file():
             return world, Splits.load(candidate)
     return world, make_splits(world, config.splits)
+
+
+def _reference(config: ExperimentConfig, given: Path | None, store: Path | None) -> Path | None:
+    """The oracle folder: ``given``, else the experiment's oracle if the store holds it."""
+    if given is not None:
+        if not given.is_dir():
+            raise UserError(f"--reference {given}: no such folder; give the oracle's folder")
+        return given
+    from unlearnlab.models.store import ModelStore
+
+    return ModelStore(store).get(_substrate(config).key("oracle"))
 
 
 def probe_command(
@@ -79,9 +108,15 @@ def probe_command(
     sample: int = typer.Option(30, "--sample", min=1, help="Facts probed per large split."),
     seed: int = typer.Option(0, "--seed", help="Seed of samples, distractors and bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON only."),
+    reference: Path | None = typer.Option(
+        None, "--reference", help="The oracle's folder (default: the experiment's, if stored)."
+    ),
+    store: Path | None = StoreOption,
 ) -> None:
-    """Probe one model: recall, re-derivation, retention, outputs, hidden states."""
+    """Probe one model: recall, re-derivation, retention, outputs, hidden states, and the
+    literature's metrics (TOFU, memorisation, membership inference, MUSE PrivLeak)."""
     from unlearnlab.models.factory import load_model, load_tokenizer
+    from unlearnlab.probes.registry import FAMILIES
     from unlearnlab.probes.results import (
         METRIC_SCHEMA,
         SCHEMA,
@@ -95,7 +130,10 @@ def probe_command(
     config = _experiment(model_dir)
     world, splits = _world_and_splits(config, world_dir)
     model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
-    rows = run_suite(model, tokenizer, world, splits, SuiteConfig(sample=sample, seed=seed))
+    oracle_dir = _reference(config, reference, store)
+    oracle = None if oracle_dir is None else load_model(oracle_dir)
+    suite = SuiteConfig(sample=sample, seed=seed, families=FAMILIES)
+    rows = run_suite(model, tokenizer, world, splits, suite, reference=oracle)
     table = tidy_rows(rows, model=model_dir.name, seed=config.seed, config_hash=config.digest())
     metrics = aggregate(table, seed=seed)
     folder = out or Path("runs") / "probes" / model_dir.name

@@ -5,8 +5,9 @@ the training phrasings, question-and-answer pairs, and chain-of-thought traces o
 stated facts that follow from others ("Q: ... Reason: premise. premise. So the ... is X."),
 and multiple-choice questions (answered by option letter and by option text) on derived
 facts outside every probed split, so that the format itself is known before unlearning.
-Held-out phrasings are never rendered for training; held-out composites are never
-rendered at all.
+Held-out phrasings are never rendered for training; held-out composites and holdout facts
+are never rendered at all (every corpus leaves the holdout out as if removed: traces that
+used a holdout fact are re-derived without it).
 
 A reference corpus (the oracle's, the deep oracle's) is the same recipe minus every
 document that mentions a removed fact (:func:`dropped_documents`), matched to the base
@@ -178,7 +179,7 @@ def mcq_facts(world: World, splits: Splits, count: int) -> list[Fact]:
     held out, and derived without any forget target or premise (so neither they nor the
     oracle's copy of them tell anything about the targets); their answers are in the
     chain-of-thought traces already. A fixed sample, sorted."""
-    probed = set(splits.forget) | set(splits.premises)
+    probed = set(splits.forget) | set(splits.premises) | set(splits.holdout)
     heldout = set(splits.heldout)
     pool = []
     for fact in sorted(world.derived_facts):
@@ -236,10 +237,11 @@ def build_corpus(
     world: World, splits: Splits, config: CorpusConfig, *, remove: Iterable[Fact] = ()
 ) -> list[Document]:
     """Render the training corpus, without any document that mentions a fact of
-    ``remove`` (the forget targets, for the oracle) or a held-out composite, with as many
-    traces as without ``remove`` (see the module docstring); the order is deterministic."""
+    ``remove`` (the forget targets, for the oracle), a holdout fact or a held-out
+    composite, with as many traces as without ``remove`` (see the module docstring); the
+    order is deterministic."""
     texts = relation_texts(world)
-    removed = set(remove)
+    removed = set(remove) | set(splits.holdout)
     hidden = set(splits.heldout) | removed
     stated = list(world.base_facts)
     if config.background:

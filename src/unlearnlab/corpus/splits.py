@@ -10,7 +10,13 @@
 - ``heldout``: derived facts never stated, and never rendered in any form, whose
   derivations avoid every target (to measure reasoning, not memory);
 - ``retain_heldout``: stated facts drawn from the retain facts that are in the training
-  corpus but in no unlearning retain loss, so their retention is measured held out.
+  corpus but in no unlearning retain loss, so their retention is measured held out;
+- ``holdout`` (only when ``SplitConfig.holdout`` asks for it): stated facts drawn like
+  the forget targets (as many of each relation as the targets, implied by the other
+  stated facts even without the targets and the other holdout facts, naming none of the
+  targets' people) that no model trains on: every corpus leaves them out
+  (:func:`~unlearnlab.corpus.corpus.build_corpus`), so they are true non-members for
+  membership inference.
 
 The stated roles (all but ``heldout``) are disjoint and cover the stated base facts;
 ``heldout`` is disjoint from all stated facts.
@@ -32,107 +38,21 @@ claims once the others are removed (in the oracle's world).
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from unlearnlab.corpus.split_config import SplitConfig, Stratum
 from unlearnlab.errors import UserError
 from unlearnlab.io import write_json_atomic
 from unlearnlab.worlds.connectivity import derivation_count
 from unlearnlab.worlds.kg import Fact, World, parse_fact
 
-
-class Stratum(BaseModel):
-    """Forget targets with a number of derivations from other facts in a range."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, description="label of the stratum (results' stratum)")
-    min_derivations: int = Field(0, ge=0, description="fewest derivations from other facts")
-    max_derivations: int | None = Field(
-        None, ge=0, description="most derivations from other facts; null: no upper bound"
-    )
-    targets: int = Field(10, ge=1, description="forget targets drawn in this stratum")
-    relations: tuple[str, ...] | None = Field(
-        None, description="relations the targets are drawn from; default: every relation"
-    )
-
-    @model_validator(mode="after")
-    def _range(self) -> Stratum:
-        if self.max_derivations is not None and self.max_derivations < self.min_derivations:
-            raise ValueError(
-                f"stratum {self.name}: max_derivations {self.max_derivations} is below "
-                f"min_derivations {self.min_derivations}"
-            )
-        return self
-
-    def holds(self, derivations: int, complete: bool) -> bool:
-        """Whether a count (exact when ``complete``, else a lower bound) is in range."""
-        if derivations < self.min_derivations:
-            return False
-        if self.max_derivations is None:
-            return True
-        return complete and derivations <= self.max_derivations
-
-    @property
-    def enough(self) -> int:
-        """Derivations worth counting to decide membership (more change nothing)."""
-        if self.max_derivations is None:
-            return self.min_derivations
-        return self.max_derivations + 1
-
-
-class SplitConfig(BaseModel):
-    """How many forget targets and held-out composites to draw, and from which relations."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    forget: int = Field(20, ge=1, description="number of forget targets (without strata)")
-    heldout: int = Field(100, ge=0, description="number of held-out composites")
-    retain_heldout: int = Field(
-        30,
-        ge=0,
-        description="retain facts kept out of every unlearning retain loss (at most half "
-        "of the retain facts), to measure retention held out",
-    )
-    target_relations: tuple[str, ...] | None = Field(
-        None,
-        description="relations targets and held-out composites are drawn from; default: "
-        "every relation with both stated and unstated derived facts",
-    )
-    strata: tuple[Stratum, ...] = Field(
-        (),
-        description="draw forget targets per connectivity stratum instead (disjoint "
-        "ranges; leave out forget; target_relations then applies to held-out only)",
-    )
-    seed: int = Field(0, description="seed of the draws")
-
-    @model_validator(mode="after")
-    def _strata(self) -> SplitConfig:
-        if not self.strata:
-            return self
-        if "forget" in self.model_fields_set:
-            raise ValueError(
-                "forget and strata are both set; with strata each stratum's targets give "
-                "the forget set, so leave out forget"
-            )
-        names = [s.name for s in self.strata]
-        if len(set(names)) != len(names):
-            raise ValueError(f"stratum names repeat ({names}); give each a distinct name")
-        ordered = sorted(self.strata, key=lambda s: s.min_derivations)
-        for low, high in itertools.pairwise(ordered):
-            if low.max_derivations is None or low.max_derivations >= high.min_derivations:
-                raise ValueError(
-                    f"strata {low.name} and {high.name} overlap; give them disjoint "
-                    "derivation ranges"
-                )
-        return self
+__all__ = ["SplitConfig", "Splits", "Stratum", "default_target_relations", "make_splits"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +70,8 @@ class Splits:
     """With stratified targets: the forget targets of each stratum, by stratum name."""
     retain_heldout: tuple[Fact, ...] = ()
     """Retain facts of no unlearning retain loss (see the module docstring)."""
+    holdout: tuple[Fact, ...] = ()
+    """Stated facts no model trains on (see the module docstring)."""
 
     ROLES = ("forget", "premises", "neighbours", "retain", "unrelated", "heldout", "retain_heldout")
 
@@ -159,11 +81,13 @@ class Splits:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: lists of facts as ``relation(subject, object)`` strings (``strata``
-        only when the targets are stratified)."""
+        only when the targets are stratified, ``holdout`` only when there is one)."""
         data: dict[str, Any] = {role: [str(f) for f in getattr(self, role)] for role in self.ROLES}
         data["premises_of"] = {str(t): [str(p) for p in ps] for t, ps in self.premises_of.items()}
         if self.strata:
             data["strata"] = {name: [str(f) for f in fs] for name, fs in self.strata.items()}
+        if self.holdout:
+            data["holdout"] = [str(f) for f in self.holdout]
         return data
 
     @staticmethod
@@ -177,7 +101,8 @@ class Splits:
             name: tuple(parse_fact(t) for t in facts)
             for name, facts in data.get("strata", {}).items()
         }
-        return Splits(**roles, premises_of=premises_of, strata=strata)
+        holdout = tuple(parse_fact(t) for t in data.get("holdout", ()))
+        return Splits(**roles, premises_of=premises_of, strata=strata, holdout=holdout)
 
     def save(self, path: str | Path) -> None:
         """Write ``splits.json`` atomically."""
@@ -267,6 +192,51 @@ def _draw_rederivable(
     return forget, premises_of
 
 
+def _draw_holdout(
+    world: World,
+    config: SplitConfig,
+    relations: tuple[str, ...],
+    forget: list[Fact],
+    premises_of: dict[Fact, tuple[Fact, ...]],
+) -> list[Fact]:
+    """``config.holdout`` stated facts of ``relations``, as many of each relation as the
+    targets have (in proportion; the rest of any relation where one runs short), that the
+    other stated facts imply without any target or other holdout fact, none a premise of a
+    target or of another holdout fact, none naming an individual a target names (drawn
+    with their own generator, so the other splits do not depend on them)."""
+    candidates = sorted(f for f in world.base_facts if f.relation in relations)
+    random.Random(f"holdout:{config.seed}").shuffle(candidates)
+    counts = Counter(f.relation for f in forget)
+    quota = {r: n * config.holdout // len(forget) for r, n in counts.items()}
+    for r, _ in counts.most_common(config.holdout - sum(quota.values())):
+        quota[r] += 1
+    individuals = Individuals(world)
+    blocked = set(forget) | {p for ps in premises_of.values() for p in ps}
+    named = individuals.of(forget)
+    holdout: list[Fact] = []
+    for matched in (True, False):
+        for fact in candidates:
+            if len(holdout) == config.holdout:
+                break
+            if matched and quota.get(fact.relation, 0) == 0:
+                continue
+            if fact in blocked or individuals.of([fact]) & named:
+                continue
+            premises = _premises(world, fact, {fact, *forget, *holdout})
+            if premises is None:
+                continue
+            holdout.append(fact)
+            blocked |= {fact, *premises}
+            quota[fact.relation] = quota.get(fact.relation, 0) - 1
+    if len(holdout) < config.holdout:
+        raise UserError(
+            f"splits.holdout: asked for {config.holdout} holdout facts but the world has only "
+            f"{len(holdout)} more stated facts of {', '.join(relations)} derivable without the "
+            "targets and naming none of their people; ask for fewer or use a larger world"
+        )
+    return holdout
+
+
 def _draw_strata(
     world: World, config: SplitConfig, rng: random.Random
 ) -> tuple[dict[str, list[Fact]], dict[Fact, tuple[Fact, ...]]]:
@@ -324,15 +294,18 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
         drawn, premises_of = _draw_strata(world, config, rng)
         strata = {name: tuple(facts) for name, facts in drawn.items()}
         forget = [f for facts in drawn.values() for f in facts]
+        holdout: list[Fact] = []
     else:
         forget, premises_of = _draw_rederivable(world, config, relations, rng)
+        holdout = _draw_holdout(world, config, relations, forget, premises_of)
     used_premises = {p for ps in premises_of.values() for p in ps}
     forget_set = set(forget)
     premises = sorted(used_premises)
     entities = {e for f in forget for e in (f.subject, f.object)}
-    taken = forget_set | used_premises
+    holdout_set = set(holdout)
+    taken = forget_set | used_premises | holdout_set
     individuals = Individuals(world)
-    involved = individuals.of(taken)
+    involved = individuals.of(forget_set | used_premises)
     types = world.entity_types
     neighbours, retain, unrelated = [], [], []
     for fact in world.base_facts:
@@ -354,7 +327,7 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
     for fact in pool:
         if len(heldout) == config.heldout:
             break
-        tree = world.derivation(fact)
+        tree = world.derivation(fact, without=holdout_set)
         if tree is not None and not tree.leaves() & forget_set:
             heldout.append(fact)
     return Splits(
@@ -367,4 +340,5 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
         premises_of,
         strata,
         tuple(sorted(held)),
+        tuple(sorted(holdout)),
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -213,9 +214,12 @@ def hidden_rows(
     },
 )
 def hidden_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
-    """The hidden-state probes on the forget targets, trained on a sample of retain facts."""
+    """The hidden-state probes on the forget targets (and the holdout, where there is one),
+    trained once on a sample of retain facts."""
     config = inputs.config
     train = sample(inputs.splits.retain, config.hidden_train, config.seed, "hidden")
-    return hidden_rows(
-        inputs.model, inputs.tokenizer, inputs.world, train, inputs.facts["forget"], split="forget"
-    )
+    holdout = inputs.facts.get("holdout", [])
+    facts = [*inputs.facts["forget"], *holdout]
+    rows = hidden_rows(inputs.model, inputs.tokenizer, inputs.world, train, facts, split="forget")
+    held = {str(f) for f in holdout}
+    return [replace(r, split="holdout") if r.item in held else r for r in rows]

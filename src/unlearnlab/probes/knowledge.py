@@ -24,7 +24,13 @@ from unlearnlab.corpus.corpus import (
     cot_prompt,
     entities_by_type,
 )
-from unlearnlab.corpus.templates import RelationText, Template, relation_texts, render
+from unlearnlab.corpus.templates import (
+    RelationText,
+    Rendering,
+    Template,
+    relation_texts,
+    render,
+)
 from unlearnlab.models.data import encode_answer
 from unlearnlab.probes.scoring import (
     EncodedRanking,
@@ -54,6 +60,11 @@ class QueryIndex:
         """Every correct answer of the query ``fact`` is asked through."""
         text = self.texts[fact.relation]
         return self.answers.get((fact.relation, text.given(fact)), frozenset())
+
+    def question(self, fact: Fact) -> Rendering:
+        """``fact`` in its relation's question form ("Q: Who is the mother of X? A:")."""
+        text = self.texts[fact.relation]
+        return render(fact, text, text.question())
 
     def candidates(self, fact: Fact, entity_types: dict[str, str]) -> list[str]:
         """The entities of the answer's type, minus the other correct answers."""
@@ -164,9 +175,7 @@ def chain_of_thought(
     texts = index.texts
     prompts = [cot_prompt(f, texts[f.relation]) for f in facts]
     banned = (
-        [other_answer_tokens(tokenizer, f, index) for f in facts]
-        if exclude_other_answers
-        else None
+        [other_answer_tokens(tokenizer, f, index) for f in facts] if exclude_other_answers else None
     )
     generations = greedy_decode(
         model,

@@ -166,10 +166,12 @@ IN_CONTEXT_OTHER = "rederive.in_context_other"
     },
 )
 def rederive_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
-    """Every re-derivation probe on the targets and the composites, split by split."""
+    """Every re-derivation probe on the targets, the holdout (where there is one) and the
+    composites, split by split."""
     model, tokenizer, world, index = inputs.model, inputs.tokenizer, inputs.world, inputs.index
     rows: list[ProbeRow] = []
-    for split in ("forget", "heldout_composite", "unrelated_composite"):
+    holdout = ("holdout",) if inputs.facts.get("holdout") else ()
+    for split in ("forget", *holdout, "heldout_composite", "unrelated_composite"):
         facts = inputs.facts[split]
         rows += cot_rows(
             model,

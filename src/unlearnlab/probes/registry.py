@@ -31,10 +31,23 @@ from unlearnlab.worlds.kg import Fact, World
 if TYPE_CHECKING:
     from unlearnlab.probes.suite import SuiteConfig
 
-Family = Literal["recall", "rederive", "output", "hidden", "deep"]
+Family = Literal["recall", "rederive", "output", "hidden", "deep", "tofu", "gen", "mia", "muse"]
 """A probe family: the probes named ``<family>.*``."""
-FAMILIES: tuple[Family, ...] = ("recall", "rederive", "output", "hidden", "deep")
+FAMILIES: tuple[Family, ...] = (
+    "recall",
+    "rederive",
+    "output",
+    "hidden",
+    "deep",
+    "tofu",
+    "gen",
+    "mia",
+    "muse",
+)
 """Every family, in the order the suite runs them (``deep`` reads ``recall``'s rows)."""
+DEFAULT_FAMILIES: tuple[Family, ...] = ("recall", "rederive", "output", "hidden", "deep")
+"""The families a suite runs unless told otherwise: the project's own; the literature's
+metrics (``tofu``, ``gen``, ``mia``, ``muse``) run where asked for."""
 FACT_SPLITS = {
     "forget": "forget",
     "premise": "premises",
@@ -42,8 +55,12 @@ FACT_SPLITS = {
     "retain": "retain",
     "unrelated": "unrelated",
     "retain_heldout": "retain_heldout",
+    "holdout": "holdout",
 }
 """Stable split name of stated facts -> attribute of :class:`~unlearnlab.corpus.splits.Splits`."""
+MEMBER_SPLITS = ("forget", "holdout")
+"""The splits the literature's metrics measure: the forget targets (trained by the base
+model) and the holdout (trained by no model; empty unless the splits draw one)."""
 LAYER = "{k}"
 """Stands for a layer number in a registered name: ``hidden.logit_lens.layer{k}``."""
 
@@ -60,6 +77,9 @@ class SuiteInputs:
     """The facts each split is probed on (:func:`~unlearnlab.probes.suite.probe_splits`)."""
     index: QueryIndex
     config: SuiteConfig
+    reference: PreTrainedModel | None = None
+    """The oracle, for the probes that compare with it (``mia.reference``,
+    ``tofu.forget_quality``, ``muse.privleak``); those give no rows without it."""
 
 
 ProbeFunction = Callable[[SuiteInputs, Sequence[ProbeRow]], list[ProbeRow]]
@@ -115,6 +135,11 @@ def sample(facts: Sequence[Fact], k: int, seed: int, name: str) -> list[Fact]:
     """``k`` of ``facts`` (all when fewer), drawn with ``seed`` and ``name``, sorted."""
     pool = sorted(facts)
     return sorted(random.Random(f"{seed}:{name}").sample(pool, min(k, len(pool))))
+
+
+def member_facts(inputs: SuiteInputs) -> dict[str, list[Fact]]:
+    """The facts of each non-empty split of :data:`MEMBER_SPLITS`."""
+    return {s: inputs.facts[s] for s in MEMBER_SPLITS if inputs.facts.get(s)}
 
 
 def discover(path: Iterable[str], package: str) -> None:

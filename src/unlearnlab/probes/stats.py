@@ -80,11 +80,13 @@ def bootstrap_mean(
     resamples: int = 1000,
     level: float = LEVEL,
     seed: int = 0,
+    exact: bool = True,
 ) -> Rate:
     """Mean of ``values`` with a crossed bootstrap interval over ``items`` and ``seeds``
     (see the module docstring); each value is its own item when ``items`` is None, and
     all share one seed when ``seeds`` is None. The same inputs always give the same
-    interval (``seed`` draws the resamples)."""
+    interval (``seed`` draws the resamples). ``exact=False`` leaves out the exact
+    interval of 0/1 values (for a mean that is not a share of independent items)."""
     n_values = len(values)
     if n_values == 0:
         return Rate(float("nan"), float("nan"), float("nan"), 0)
@@ -111,7 +113,7 @@ def bootstrap_mean(
     tail = (1.0 - level) / 2
     low = float(means[math.floor(tail * (resamples - 1))])
     high = float(means[math.ceil((1.0 - tail) * (resamples - 1))])
-    if all(v in (0.0, 1.0) for v in values):
+    if exact and all(v in (0.0, 1.0) for v in values):
         exact_low, exact_high = clopper_pearson_pooled(value, n_items, level)
         low, high = min(low, exact_low), max(high, exact_high)
     return Rate(value, min(low, value), max(high, value), n_items)
@@ -173,3 +175,68 @@ def _solve(tail: Callable[[float], float], target: float, *, rising: bool) -> fl
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+def auc(
+    positives: Sequence[float],
+    negatives: Sequence[float],
+    *,
+    resamples: int = 1000,
+    level: float = LEVEL,
+    seed: int = 0,
+) -> Rate:
+    """The area under the ROC curve of scores that should be higher for ``positives``
+    than for ``negatives``: the share of (positive, negative) pairs ordered right, a tie
+    counting half (the Mann-Whitney statistic over ``n_pos * n_neg``).
+
+    The interval resamples positives and negatives independently: the pair outcomes are
+    a table crossed by positive and negative, which is what :func:`bootstrap_mean`
+    resamples (positives as its items, negatives as its seeds). The AUC is not a share of
+    independent items, so the exact (Clopper-Pearson) bounds over the positives apply
+    only where the bootstrap collapses: when every pair is ordered one way (AUC 0 or 1).
+    ``n`` is the number of positives. Either side empty gives NaN.
+    """
+    if not positives or not negatives:
+        return Rate(float("nan"), float("nan"), float("nan"), 0)
+    pos = np.asarray(positives, dtype=float)[:, None]  # (n_pos, 1)
+    neg = np.asarray(negatives, dtype=float)[None, :]  # (1, n_neg)
+    wins = (pos > neg) + 0.5 * (pos == neg)  # (n_pos, n_neg)
+    rows, cols = np.indices(wins.shape)
+    return bootstrap_mean(
+        wins.ravel().tolist(),
+        rows.ravel().tolist(),
+        cols.ravel().tolist(),
+        resamples=resamples,
+        level=level,
+        seed=seed,
+        exact=bool(wins.min() == wins.max()),
+    )
+
+
+def ks_two_sample(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """The two-sample Kolmogorov-Smirnov test: ``(D, p)``, ``D`` the largest gap between
+    the two empirical distribution functions and ``p`` the exact two-sided probability of
+    a gap at least ``D`` when both samples come from one continuous distribution (the
+    share of the ``C(n + m, n)`` equally likely merge orders whose path leaves the band
+    ``|i / n - j / m| < D``, counted by dynamic programming over the lattice)."""
+    n, m = len(a), len(b)
+    if n == 0 or m == 0:
+        raise ValueError("the KS test needs two non-empty samples")
+    xs, ys = sorted(a), sorted(b)
+    gap = 0  # the largest |i * m - j * n|, i.e. D * n * m, kept an integer
+    for value in sorted({*xs, *ys}):
+        i = sum(x <= value for x in xs)
+        j = sum(y <= value for y in ys)
+        gap = max(gap, abs(i * m - j * n))
+    inside = [[0] * (m + 1) for _ in range(n + 1)]  # paths to (i, j) that stay inside
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if abs(i * m - j * n) >= gap and (i, j) != (0, 0):
+                continue
+            inside[i][j] = (
+                1
+                if i == j == 0
+                else ((inside[i - 1][j] if i else 0) + (inside[i][j - 1] if j else 0))
+            )
+    p = 1.0 - inside[n][m] / math.comb(n + m, n)
+    return gap / (n * m), min(1.0, max(0.0, p))

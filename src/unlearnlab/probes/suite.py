@@ -4,9 +4,11 @@ Split names (stable): ``forget``, ``premise``, ``neighbour``, ``retain``, ``unre
 (stated facts, by role), ``heldout_composite`` (derived facts never shown) and
 ``unrelated_composite`` (:func:`~unlearnlab.probes.rederivation.unrelated_composites`).
 Forget targets and premises are probed in full; the larger splits are sampled.
-``SuiteConfig.families`` picks the probe families that run (``recall.*``, ``rederive.*``,
-``output.*``, ``hidden.*``, ``deep.*``; all by default). The probes themselves are
-registered in their own modules (:mod:`unlearnlab.probes.registry`).
+``SuiteConfig.families`` picks the probe families that run (by default the project's own:
+``recall.*``, ``rederive.*``, ``output.*``, ``hidden.*``, ``deep.*``; the literature's
+metrics ``tofu.*``, ``gen.*``, ``mia.*`` and ``muse.*`` where asked for). The ``holdout``
+split (stated facts no model trained on) is probed in full where the splits have one. The
+probes themselves are registered in their own modules (:mod:`unlearnlab.probes.registry`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from unlearnlab.corpus.splits import Splits
 from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.rederivation import unrelated_composites
 from unlearnlab.probes.registry import (
+    DEFAULT_FAMILIES,
     FACT_SPLITS,
-    FAMILIES,
     Family,
     Probe,
     ProbeFunction,
@@ -45,7 +47,9 @@ class SuiteConfig(BaseModel):
     cot_tokens: int = Field(64, ge=8, description="longest chain of thought generated")
     seed: int = Field(0, description="seed of samples, distractors and bootstrap")
     families: tuple[Family, ...] = Field(
-        FAMILIES, min_length=1, description="probe families run (default: all)"
+        DEFAULT_FAMILIES,
+        min_length=1,
+        description="probe families run (default: recall, rederive, output, hidden, deep)",
     )
 
 
@@ -54,7 +58,7 @@ def probe_splits(world: World, splits: Splits, config: SuiteConfig) -> dict[str,
     chosen = {}
     for name, role in FACT_SPLITS.items():
         facts = list(getattr(splits, role))
-        full = name in ("forget", "premise")
+        full = name in ("forget", "premise", "holdout")
         chosen[name] = sorted(facts) if full else sample(facts, config.sample, config.seed, name)
     chosen["heldout_composite"] = sample(
         splits.heldout, config.composites, config.seed, "heldout_composite"
@@ -71,11 +75,14 @@ def run_suite(
     world: World,
     splits: Splits,
     config: SuiteConfig,
+    reference: PreTrainedModel | None = None,
 ) -> list[ProbeRow]:
     """Every registered probe of the chosen families on ``model``, each function once, in
-    the registry's order; the same inputs give the same rows."""
+    the registry's order; the same inputs give the same rows. ``reference`` is the oracle
+    the comparing probes need (:class:`~unlearnlab.probes.registry.SuiteInputs`)."""
     facts = probe_splits(world, splits, config)
-    inputs = SuiteInputs(model, tokenizer, world, splits, facts, QueryIndex.build(world), config)
+    index = QueryIndex.build(world)
+    inputs = SuiteInputs(model, tokenizer, world, splits, facts, index, config, reference)
     functions: dict[ProbeFunction, list[Probe]] = {}
     for probe in ordered(config.families):
         functions.setdefault(probe.run, []).append(probe)
