@@ -5,10 +5,13 @@ a final weight edit). The shared loop in :mod:`unlearnlab.methods.loop` does the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from unlearnlab.methods.data import UnlearnData
 
 Kind = Literal["negative", "positive", "exact"]
 
@@ -108,5 +111,8 @@ class Method:
         """The scalar loss of one step; the loop minimises it."""
         raise NotImplementedError(f"method {self.name!r} ({self.kind}) has no loss")
 
-    def finalize(self, model: torch.nn.Module, base: dict[str, torch.Tensor]) -> None:
-        """Edit ``model``'s weights after the last step; ``base`` holds the weights before."""
+    def finalize(
+        self, model: torch.nn.Module, base: dict[str, torch.Tensor], data: UnlearnData
+    ) -> None:
+        """Edit ``model``'s weights after the last step; ``base`` holds the weights before,
+        ``data`` the run's rows (for a method that trains on after its steps)."""

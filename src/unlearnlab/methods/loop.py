@@ -30,6 +30,7 @@ from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
 from unlearnlab.methods.losses import nll
 from unlearnlab.methods.registry import get_method
+from unlearnlab.models.compute import FlopCounter, counting
 from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer, save_model
 from unlearnlab.models.store import ModelStore, cache_key
 from unlearnlab.models.training import make_accelerator, seed_everything
@@ -52,6 +53,9 @@ class UnlearnResult:
     """One record per step: loss, forget and retain NLL of the step's batches."""
     evals: list[dict[str, Any]] = field(default_factory=list)
     """One record per evaluation: step, forget and retain recall."""
+    flops: float | None = None
+    """FLOPs spent to make the model from the base model (:mod:`unlearnlab.models.compute`;
+    None for a model stored before they were recorded)."""
 
 
 def run_key(substrate: Substrate, config: UnlearnConfig) -> str:
@@ -142,6 +146,9 @@ class Checkpoint:
     """The step records up to here."""
     evals: list[dict[str, Any]]
     """The evaluation records up to here."""
+    flops: float
+    """FLOPs of the steps up to here and of this checkpoint's :meth:`Method.finalize`
+    (evaluations and step logging not counted)."""
 
 
 def unlearning_trajectory(
@@ -162,6 +169,24 @@ def unlearning_trajectory(
     steps; after an early stop, every later stop is the stopped model, as a longer run
     would also have stopped there. Accelerate places the model, the reference and each
     batch on its device; ``config.steps`` is not read."""
+    with counting(model, reference) as counter:
+        yield from _trajectory(
+            model, reference, method, data, config, stops, counter, evaluate, on_step
+        )
+
+
+def _trajectory(
+    model: PreTrainedModel,
+    reference: PreTrainedModel | None,
+    method: Method,
+    data: UnlearnData,
+    config: UnlearnConfig,
+    stops: Sequence[int],
+    counter: FlopCounter,
+    evaluate: Callable[[PreTrainedModel], dict[str, float]] | None,
+    on_step: StepFn | None,
+) -> Iterator[Checkpoint]:
+    """:func:`unlearning_trajectory` with ``counter`` watching the model and the reference."""
     stops = sorted(set(stops))
     seed_everything(config.seed)
     base = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -177,6 +202,7 @@ def unlearning_trajectory(
         reference.to(device)
     history: list[dict[str, Any]] = []
     evals: list[dict[str, Any]] = []
+    finalized = 0.0  # FLOPs of the finalize calls of earlier checkpoints
     net.train()
     for step in range(stops[-1]):
         rows = batch_rows(len(data.forget.ids), config.forget_batch, step, config.seed, "forget")
@@ -196,7 +222,7 @@ def unlearning_trajectory(
         if config.grad_clip is not None:
             accelerator.clip_grad_norm_(params, config.grad_clip)
         optimizer.step()
-        with torch.no_grad():
+        with torch.no_grad(), counter.paused():
             record = {
                 "step": step + 1,
                 "loss": loss.item(),
@@ -208,19 +234,24 @@ def unlearning_trajectory(
             on_step(record)
         stopped = False
         if evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0:
-            metrics = {"step": step + 1, **evaluate(accelerator.unwrap_model(net))}
+            with counter.paused():
+                metrics = {"step": step + 1, **evaluate(accelerator.unwrap_model(net))}
             evals.append(metrics)
             if on_step is not None:
                 on_step(metrics)
             stopped = _should_stop(metrics, config)
-        if step + 1 == stops[-1] or stopped:
-            final = _snapshot(accelerator, net, lora, method, base, copy=False)
-            for k in (k for k in stops if k >= step + 1):
-                yield Checkpoint(k, final, list(history), list(evals))
-            return
-        if step + 1 in stops:
-            final = _snapshot(accelerator, net, lora, method, base, copy=True)
-            yield Checkpoint(step + 1, final, list(history), list(evals))
+        last = step + 1 == stops[-1] or stopped
+        if last or step + 1 in stops:
+            before = counter.flops
+            final = _snapshot(accelerator, net, lora, method, base, data, copy=not last)
+            spent = counter.flops - before  # this checkpoint's finalize
+            flops = before - finalized + spent  # the steps so far, and this finalize
+            finalized += spent
+            for k in (k for k in stops if k >= step + 1) if last else (step + 1,):
+                with counter.paused():  # the caller evaluates the model meanwhile
+                    yield Checkpoint(k, final, list(history), list(evals), flops)
+            if last:
+                return
 
 
 def _snapshot(
@@ -229,6 +260,7 @@ def _snapshot(
     lora: bool,
     method: Method,
     base: dict[str, torch.Tensor],
+    data: UnlearnData,
     *,
     copy: bool,
 ) -> PreTrainedModel:
@@ -241,7 +273,7 @@ def _snapshot(
     final = (model.merge_and_unload() if lora else model).to("cpu")
     for param in final.parameters():
         param.requires_grad_(False)
-    method.finalize(final, base)
+    method.finalize(final, base, data)
     return final
 
 
@@ -324,7 +356,8 @@ def unlearn_trajectory(
             sidecar = json.loads((store.root / key / SIDECAR).read_text(encoding="utf-8"))
             seconds = time.perf_counter() - began
             history, evals = sidecar["history"], sidecar["evals"]
-            results[k] = UnlearnResult(store.root / key, key, True, seconds, history, evals)
+            flops = sidecar.get("flops")
+            results[k] = UnlearnResult(store.root / key, key, True, seconds, history, evals, flops)
     missing = sorted(k for k in keys if k not in results)
     if missing:
         tokenizer = load_tokenizer(base_path)
@@ -345,7 +378,9 @@ def unlearn_trajectory(
             path = _store_point(substrate, point_config, store, point, tokenizer, data, evals)
             seconds = time.perf_counter() - began
             key = keys[point.steps]
-            results[point.steps] = UnlearnResult(path, key, False, seconds, point.history, evals)
+            results[point.steps] = UnlearnResult(
+                path, key, False, seconds, point.history, evals, point.flops
+            )
     return [results[k] for k in steps]
 
 
@@ -374,6 +409,7 @@ def _store_point(
         "forget_facts": [str(f) for f in data.forget_facts],
         "history": point.history,
         "evals": evals,
+        "flops": point.flops,
     }
     world = str(substrate.world.metadata.get("name", substrate.config.name))
     meta = {

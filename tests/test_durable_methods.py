@@ -1,0 +1,98 @@
+"""Methods that claim durability (undo, repnoise, tar, gradient_routing): their defining
+limits, and the compute they record, on the tiny substrate."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from unlearnlab.cli import main
+from unlearnlab.errors import UserError
+from unlearnlab.methods import METHODS, method_create
+from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config
+from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
+from unlearnlab.methods.loop import train_unlearning, unlearning_trajectory
+from unlearnlab.models.compute import flop_params
+from unlearnlab.models.factory import load_model, load_tokenizer
+
+DURABLE = ("undo", "repnoise", "tar", "gradient_routing")
+
+
+def _data(tiny, config: UnlearnConfig) -> UnlearnData:
+    substrate, _, base, _ = tiny
+    return build_data(substrate, load_tokenizer(base), config.forget_set, None, config.seed)
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: t.clone() for n, t in model.state_dict().items()}
+
+
+def test_list_methods_shows_each_durable_method_with_its_paper(capsys) -> None:
+    main(["list", "methods"])
+    lines = capsys.readouterr().out.splitlines()
+    for name in DURABLE:
+        at = next(i for i, line in enumerate(lines) if line.split()[0] == name)
+        assert lines[at + 1].split() == ["paper:", *METHODS[name].paper.split()]
+
+
+def test_undo_without_noise_or_distillation_gives_back_the_unlearned_model(tiny) -> None:
+    _, _, base, _ = tiny
+    config = UnlearnConfig(method="npo", steps=2, lr=1e-2)
+    data = _data(tiny, config)
+
+    def run(name: str, **params) -> dict[str, torch.Tensor]:
+        model, reference = load_model(base), load_model(base)
+        final, _, _ = train_unlearning(
+            model, reference, method_create(name, **params), data, config
+        )
+        return _weights(final)
+
+    npo = run("npo")
+    same = run("undo", unlearn="npo", noise=0.0, distill_steps=0)
+    assert all(torch.equal(same[n], npo[n]) for n in npo)
+    perturbed = run("undo", unlearn="npo", noise=0.5, distill_steps=0)
+    assert not all(torch.equal(perturbed[n], npo[n]) for n in npo)
+    distilled = run("undo", unlearn="npo", noise=0.0, distill_steps=1)
+    assert not all(torch.equal(distilled[n], npo[n]) for n in npo)
+
+
+def test_undo_rejects_a_teacher_that_is_not_an_unlearning_loss() -> None:
+    with pytest.raises(UserError, match=r"unlearn\.params\.unlearn: .*retrain is not an"):
+        load_unlearn_config("default", ["unlearn.method=undo", "unlearn.params.unlearn=retrain"])
+    with pytest.raises(UserError, match=r"unknown method 'npo2'"):
+        load_unlearn_config("default", ["unlearn.method=undo", "unlearn.params.unlearn=npo2"])
+
+
+def test_unlearning_flops_add_up_on_a_hand_checked_run(tiny) -> None:
+    """npo, 2 steps, forget and retain batches of 4 rows: per step the trained model's
+    forward and backward on the forget and retain rows (6·N per token) and the
+    reference's forward on the forget rows (2·N per token); undo adds, per distillation
+    step, the student's forward and backward and the teacher's forward on 2 + 2 rows."""
+    _, _, base, _ = tiny
+    config = UnlearnConfig(method="npo", steps=2, lr=1e-2, forget_batch=4, retain_batch=4)
+    data = _data(tiny, config)
+    n = flop_params(load_model(base))
+
+    def tokens(part, size: int, step: int, name: str, seed: int = 0) -> int:
+        return select(part, batch_rows(len(part.ids), size, step, seed, name)).ids.numel()
+
+    expected = sum(
+        6 * n * (tokens(data.forget, 4, s, "forget") + tokens(data.retain, 4, s, "retain"))
+        + 2 * n * tokens(data.forget, 4, s, "forget")
+        for s in range(2)
+    )
+    points = list(
+        unlearning_trajectory(
+            load_model(base), load_model(base), method_create("npo"), data, config, [1, 2]
+        )
+    )
+    first = 6 * n * (tokens(data.forget, 4, 0, "forget") + tokens(data.retain, 4, 0, "retain"))
+    first += 2 * n * tokens(data.forget, 4, 0, "forget")
+    assert [p.flops for p in points] == [first, expected]
+    undo = method_create("undo", unlearn="npo", distill_steps=3, distill_batch=4)
+    (point,) = unlearning_trajectory(load_model(base), load_model(base), undo, data, config, [2])
+    distill = sum(
+        8 * n * (tokens(data.forget, 2, s, "forget") + tokens(data.retain, 2, s, "retain"))
+        for s in range(3)
+    )
+    assert point.flops == expected + distill
