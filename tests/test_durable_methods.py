@@ -3,6 +3,8 @@ limits, and the compute they record, on the tiny substrate."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -13,7 +15,7 @@ from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
 from unlearnlab.methods.loop import train_unlearning, unlearning_trajectory
 from unlearnlab.models.compute import flop_params
-from unlearnlab.models.factory import load_model, load_tokenizer
+from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer
 
 DURABLE = ("undo", "repnoise", "tar", "gradient_routing")
 
@@ -96,3 +98,36 @@ def test_unlearning_flops_add_up_on_a_hand_checked_run(tiny) -> None:
         for s in range(3)
     )
     assert point.flops == expected + distill
+
+
+def _routed(tiny, forget: tuple, tmp_path) -> dict[str, torch.Tensor]:
+    substrate, _, base, _ = tiny
+    model, _ = method_create("gradient_routing", width=8).routed_model(
+        substrate, forget, load_tokenizer(base), tmp_path, False
+    )
+    return _weights(model)
+
+
+def test_gradient_routing_with_nothing_to_forget_trains_the_base_model(tiny, tmp_path) -> None:
+    base = _weights(load_model(tiny[2]))
+    routed = _routed(tiny, (), tmp_path / "empty")
+    assert set(routed) == set(base)
+    assert all(torch.equal(routed[n], base[n]) for n in base)
+
+
+def test_gradient_routing_keeps_the_forget_documents_out_of_the_kept_weights(
+    tiny, tmp_path
+) -> None:
+    substrate, _, base_path, _ = tiny
+    base = _weights(load_model(base_path))
+    routed = _routed(tiny, tuple(substrate.splits.forget), tmp_path / "targets")
+    assert set(routed) == set(base)  # ablated back to the base architecture
+    assert not all(torch.equal(routed[n], base[n]) for n in base)
+
+
+def test_reference_model_flops_are_six_per_parameter_per_trained_token(tiny) -> None:
+    substrate, _, base, _ = tiny
+    sidecar = json.loads((base / SIDECAR).read_text(encoding="utf-8"))
+    train = substrate.config.train
+    tokens = 10 * train.batch_size * train.seq_len  # tests/tiny.py: 10 steps of 8 x 32
+    assert sidecar["training"]["flops"] == 6 * flop_params(load_model(base)) * tokens

@@ -11,9 +11,14 @@ import torch
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from unlearnlab.methods.data import UnlearnData
+    from pathlib import Path
 
-Kind = Literal["negative", "positive", "exact"]
+    from unlearnlab.methods.config import UnlearnConfig
+    from unlearnlab.methods.data import UnlearnData
+    from unlearnlab.models.store import ModelStore
+    from unlearnlab.substrate.build import Substrate
+
+Kind = Literal["negative", "positive", "exact", "training"]
 
 
 def widen(x: torch.Tensor) -> torch.Tensor:
@@ -73,8 +78,10 @@ class Batch:
 class Method:
     """Base class of unlearning methods; subclasses register with ``@method(name)``.
 
-    A subclass sets the class attributes below and overrides :meth:`loss` (or, for exact
-    unlearning, sets ``kind = "exact"`` and has no loss).
+    A subclass sets the class attributes below and overrides :meth:`loss`; an exact or a
+    training-time method (``kind = "exact"`` or ``"training"``: its model is trained from
+    the corpus, not unlearned from the base model) overrides :meth:`model_key` and
+    :meth:`train_model` instead.
     """
 
     name: ClassVar[str]
@@ -86,7 +93,8 @@ class Method:
     paper: ClassVar[str]
     """The paper the method comes from."""
     kind: ClassVar[Kind]
-    """negative ("not this"), positive ("this instead") or exact (retraining)."""
+    """negative ("not this"), positive ("this instead"), exact (retraining) or training
+    (a training-time method)."""
     uses_reference: ClassVar[bool] = False
     """Whether the loss reads a frozen copy of the model before unlearning."""
     lr: ClassVar[float] = 1e-3
@@ -116,3 +124,15 @@ class Method:
     ) -> None:
         """Edit ``model``'s weights after the last step; ``base`` holds the weights before,
         ``data`` the run's rows (for a method that trains on after its steps)."""
+
+    def model_key(self, substrate: Substrate, config: UnlearnConfig) -> str:
+        """Exact and training-time methods: the store key of the model they train."""
+        raise NotImplementedError(f"method {self.name!r} ({self.kind}) unlearns the base model")
+
+    def train_model(
+        self, substrate: Substrate, config: UnlearnConfig, store: ModelStore, *, show_progress: bool
+    ) -> Path:
+        """Exact and training-time methods: train their model from the corpus (or take it
+        from the store) and return its folder; its sidecar's ``training.flops`` is the
+        compute spent."""
+        raise NotImplementedError(f"method {self.name!r} ({self.kind}) unlearns the base model")

@@ -59,10 +59,11 @@ class UnlearnResult:
 
 
 def run_key(substrate: Substrate, config: UnlearnConfig) -> str:
-    """The store key of a run (the oracle's key for ``retrain``)."""
+    """The store key of a run (the oracle's key for ``retrain``, the key of its own model
+    for a training-time method)."""
     method = get_method(config.method)
-    if method.kind == "exact":
-        return substrate.key("oracle")
+    if method.kind in ("exact", "training"):
+        return method(config.resolved_params()).model_key(substrate, config)
     return cache_key(
         role="unlearned",
         base=substrate.key("base"),
@@ -344,10 +345,14 @@ def unlearn_trajectory(
     again; the run goes as far as the last missing one."""
     began = time.perf_counter()
     cls = get_method(config.method)
-    if cls.kind == "exact":
-        path = train_reference_model(substrate, "oracle", store, show_progress=show_progress)
-        key = substrate.key("oracle")
-        return [UnlearnResult(path, key, True, time.perf_counter() - began) for _ in steps]
+    if cls.kind in ("exact", "training"):
+        trainer = cls(config.resolved_params())
+        cached = store.get(trainer.model_key(substrate, config)) is not None
+        path = trainer.train_model(substrate, config, store, show_progress=show_progress)
+        key = trainer.model_key(substrate, config)
+        flops = json.loads((path / SIDECAR).read_text(encoding="utf-8"))["training"].get("flops")
+        seconds = time.perf_counter() - began
+        return [UnlearnResult(path, key, cached, seconds, flops=flops) for _ in steps]
     base_path = train_reference_model(substrate, "base", store, show_progress=show_progress)
     keys = {k: run_key(substrate, at_steps(config, k)) for k in steps}
     results: dict[int, UnlearnResult] = {}
