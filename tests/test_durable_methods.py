@@ -8,14 +8,16 @@ import json
 import pytest
 import torch
 
+from tiny import TINY
 from unlearnlab.cli import main
 from unlearnlab.errors import UserError
 from unlearnlab.methods import METHODS, method_create
 from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
 from unlearnlab.methods.loop import train_unlearning, unlearning_trajectory
-from unlearnlab.models.compute import flop_params
+from unlearnlab.models.compute import COMPUTE_PROBE, flop_params
 from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer
+from unlearnlab.report.table import read_results
 
 DURABLE = ("undo", "repnoise", "tar", "gradient_routing")
 
@@ -130,4 +132,47 @@ def test_reference_model_flops_are_six_per_parameter_per_trained_token(tiny) -> 
     sidecar = json.loads((base / SIDECAR).read_text(encoding="utf-8"))
     train = substrate.config.train
     tokens = 10 * train.batch_size * train.seq_len  # tests/tiny.py: 10 steps of 8 x 32
-    assert sidecar["training"]["flops"] == 6 * flop_params(load_model(base)) * tokens
+    assert sidecar["flops"] == 6 * flop_params(load_model(base)) * tokens
+
+
+TINY_FILTERING = [
+    *TINY,
+    "train.checkpoint_every=null",
+    "settings.methods=[{method: npo, forget_sets: [targets], grid: {steps: [1, 2]}},"
+    " {method: undo, forget_sets: [targets], params: {distill_steps: 2}, grid: {steps: [1]}},"
+    " {method: repnoise, forget_sets: [targets], grid: {steps: [1]}},"
+    " {method: tar, forget_sets: [targets], params: {inner_steps: 1}, grid: {steps: [1]}},"
+    " {method: gradient_routing, forget_sets: [targets], params: {width: 4}}]",
+    "settings.probes.sample=4",
+    "settings.probes.composites=2",
+    "settings.probes.hidden_train=10",
+    "settings.probes.cot_tokens=16",
+    "settings.attacks=[{attack: quantize, params: {bits: 4}},"
+    " {attack: relearn, params: {source: forget, steps: [0, 1]}, grid: {lr: [0.001, 0.01]}}]",
+]
+"""The filtering experiment at the tiny size: every durability-claiming method, one step."""
+
+
+@pytest.mark.slow
+def test_filtering_experiment_reports_worst_case_recovery_against_compute(tmp_path) -> None:
+    args = [a for item in TINY_FILTERING for a in ("--set", item)]
+    main(["run", "filtering", *args, "--out", str(tmp_path / "runs"), "--store", str(tmp_path)])
+    run_dir = tmp_path / "runs" / "filtering"
+    rows = read_results(run_dir / "results.parquet")
+    flops = {(r["role"], r["method"]): r["value"] for r in rows if r["probe"] == COMPUTE_PROBE}
+    # Base, oracle: 10 steps of 8 x 32 tokens; gradient routing: the same with 4 more
+    # neurons in the one block (3 projections of 16 x 4).
+    assert flops[("base", None)] == flops[("oracle", None)]
+    extra = 6 * 10 * 8 * 32 * 3 * 16 * 4
+    assert flops[("unlearned", "gradient_routing")] == flops[("base", None)] + extra
+    for method in ("npo", "undo", "repnoise", "tar"):
+        assert flops[("unlearned", method)] > 0
+    verdicts = [
+        v for v in json.loads((run_dir / "verdicts.json").read_text()) if v["claim"] == "filtering"
+    ]
+    attacked = {r["method"] for r in rows if r["attack"] is not None and r["method"]}
+    assert {v["subject"].split(" ")[0] for v in verdicts} == attacked
+    assert all(v["n"] == 4 and v["threshold"] == 0.1 for v in verdicts)
+    report = (run_dir / "report.md").read_text()
+    assert "## Durability against data filtering" in report
+    assert (run_dir / "figures" / "filtering_compute.png").is_file()

@@ -133,6 +133,6 @@ class Method:
         self, substrate: Substrate, config: UnlearnConfig, store: ModelStore, *, show_progress: bool
     ) -> Path:
         """Exact and training-time methods: train their model from the corpus (or take it
-        from the store) and return its folder; its sidecar's ``training.flops`` is the
-        compute spent."""
+        from the store) and return its folder; its sidecar's ``flops`` is the compute
+        spent."""
         raise NotImplementedError(f"method {self.name!r} ({self.kind}) unlearns the base model")

@@ -160,7 +160,7 @@ class GradientRouting(Method):
                     "experiment": substrate.config.name,
                     "params": self.params.model_dump(mode="json"),
                     "forget_facts": [str(f) for f in forget],
-                    "training": {"flops": flops},
+                    "flops": flops,
                 }
                 save_model(model, tokenizer, target, sidecar)
 

@@ -30,7 +30,7 @@ from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
 from unlearnlab.methods.losses import nll
 from unlearnlab.methods.registry import get_method
-from unlearnlab.models.compute import FlopCounter, counting
+from unlearnlab.models.compute import FlopCounter, counting, recorded_flops
 from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer, save_model
 from unlearnlab.models.store import ModelStore, cache_key
 from unlearnlab.models.training import make_accelerator, seed_everything
@@ -350,7 +350,7 @@ def unlearn_trajectory(
         cached = store.get(trainer.model_key(substrate, config)) is not None
         path = trainer.train_model(substrate, config, store, show_progress=show_progress)
         key = trainer.model_key(substrate, config)
-        flops = json.loads((path / SIDECAR).read_text(encoding="utf-8"))["training"].get("flops")
+        flops = recorded_flops(path)
         seconds = time.perf_counter() - began
         return [UnlearnResult(path, key, cached, seconds, flops=flops) for _ in steps]
     base_path = train_reference_model(substrate, "base", store, show_progress=show_progress)
@@ -361,7 +361,7 @@ def unlearn_trajectory(
             sidecar = json.loads((store.root / key / SIDECAR).read_text(encoding="utf-8"))
             seconds = time.perf_counter() - began
             history, evals = sidecar["history"], sidecar["evals"]
-            flops = sidecar.get("flops")
+            flops = recorded_flops(store.root / key)
             results[k] = UnlearnResult(store.root / key, key, True, seconds, history, evals, flops)
     missing = sorted(k for k in keys if k not in results)
     if missing:

@@ -15,12 +15,18 @@ module), so the inner loops and distillation copies of a method are counted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from unlearnlab.models.factory import SIDECAR
+
+COMPUTE_PROBE = "compute.flops"
+"""The probe name of the results row that records a model's FLOPs (``value``)."""
 FORWARD = 2
 """FLOPs per parameter per token of a forward pass."""
 TRAIN = 6
@@ -40,6 +46,13 @@ def flop_params(model: torch.nn.Module) -> int:
             seen.add(id(param))
             total += param.numel()
     return total
+
+
+def recorded_flops(folder: Path) -> float | None:
+    """The FLOPs the sidecar of the model in ``folder`` records (None: not recorded)."""
+    sidecar = json.loads((Path(folder) / SIDECAR).read_text(encoding="utf-8"))
+    flops = sidecar.get("flops")
+    return None if flops is None else float(flops)
 
 
 def training_flops(params: int, tokens: int) -> float:

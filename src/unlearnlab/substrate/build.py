@@ -164,21 +164,19 @@ def train_reference_model(
                 checkpoint_dir=checkpoints,
                 show_progress=show_progress,
             )
+            tokens = result.steps * config.train.rows_per_step * config.train.seq_len
             sidecar = {
                 "role": role,
                 "experiment": config.name,
                 "config": config.model_dump(mode="json"),
                 "cache_key": key,
                 "documents": len(texts),
+                "flops": training_flops(flop_params(model), tokens),
                 "training": {
                     "steps": result.steps,
                     "final_loss": result.final_loss,
                     "tokens_per_second": result.tokens_per_second,
                     "seconds": result.seconds,
-                    "flops": training_flops(
-                        flop_params(model),
-                        result.steps * config.train.rows_per_step * config.train.seq_len,
-                    ),
                 },
             }
             save_model(model, tokenizer, target, sidecar)

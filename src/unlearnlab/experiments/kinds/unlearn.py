@@ -36,6 +36,7 @@ from unlearnlab.experiments.study_settings import (
 from unlearnlab.grid import grid_points
 from unlearnlab.methods.config import UnlearnConfig, trajectories
 from unlearnlab.methods.loop import at_steps, run_key, unlearn, unlearn_trajectory
+from unlearnlab.models.compute import COMPUTE_PROBE, recorded_flops
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig, run_suite
@@ -65,14 +66,23 @@ def suite_rows(path: Path, substrate: Substrate, suite: SuiteConfig) -> list[dic
     return [dict(vars(r)) for r in rows]
 
 
+def compute_rows(flops: float | None) -> list[dict[str, Any]]:
+    """The row that records the FLOPs spent to make a model (none where unrecorded)."""
+    if flops is None:
+        return []
+    row = {"probe": COMPUTE_PROBE, "format": "flops", "split": "model", "item": "model"}
+    return [{**row, "correct": True, "value": float(flops)}]
+
+
 def reference_stage(
     config: ExperimentConfig, store_root: str | None, role: Role, suite: SuiteConfig
 ) -> list[dict[str, Any]]:
-    """Train (or load) the ``role`` model and return its probe-suite rows."""
+    """Train (or load) the ``role`` model and return its probe-suite rows and its
+    compute."""
     substrate = substrate_of(config)
     path = train_reference_model(substrate, role, ModelStore(store_root), show_progress=False)
     return result_rows(
-        suite_rows(path, substrate, suite),
+        suite_rows(path, substrate, suite) + compute_rows(recorded_flops(path)),
         **reference_columns(config, substrate, role),
     )
 
@@ -150,14 +160,16 @@ def unlearn_stage(
     suite: SuiteConfig,
 ) -> list[dict[str, Any]]:
     """Unlearn as ``run`` says, stopping at each of ``steps`` (or load the stops from the
-    store), and return the probe-suite rows of every stop."""
+    store), and return the probe-suite rows and the compute of every stop."""
     substrate = substrate_of(config)
     results = unlearn_trajectory(substrate, run, steps, ModelStore(store_root))
     rows = []
     for k, result in zip(steps, results, strict=True):
         columns = _unlearned_columns(config, at_steps(run, k))
         rows += result_rows(
-            suite_rows(result.path, substrate, suite), **columns, model=result.key[:12]
+            suite_rows(result.path, substrate, suite) + compute_rows(result.flops),
+            **columns,
+            model=result.key[:12],
         )
     return rows
 
