@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from tiny import TINY
+from tiny import TINY_FILTERING
 from unlearnlab.cli import main
 from unlearnlab.errors import UserError
 from unlearnlab.methods import METHODS, method_create
@@ -133,24 +133,6 @@ def test_reference_model_flops_are_six_per_parameter_per_trained_token(tiny) -> 
     train = substrate.config.train
     tokens = 10 * train.batch_size * train.seq_len  # tests/tiny.py: 10 steps of 8 x 32
     assert sidecar["flops"] == 6 * flop_params(load_model(base)) * tokens
-
-
-TINY_FILTERING = [
-    *TINY,
-    "train.checkpoint_every=null",
-    "settings.methods=[{method: npo, forget_sets: [targets], grid: {steps: [1, 2]}},"
-    " {method: undo, forget_sets: [targets], params: {distill_steps: 2}, grid: {steps: [1]}},"
-    " {method: repnoise, forget_sets: [targets], grid: {steps: [1]}},"
-    " {method: tar, forget_sets: [targets], params: {inner_steps: 1}, grid: {steps: [1]}},"
-    " {method: gradient_routing, forget_sets: [targets], params: {width: 4}}]",
-    "settings.probes.sample=4",
-    "settings.probes.composites=2",
-    "settings.probes.hidden_train=10",
-    "settings.probes.cot_tokens=16",
-    "settings.attacks=[{attack: quantize, params: {bits: 4}},"
-    " {attack: relearn, params: {source: forget, steps: [0, 1]}, grid: {lr: [0.001, 0.01]}}]",
-]
-"""The filtering experiment at the tiny size: every durability-claiming method, one step."""
 
 
 @pytest.mark.slow

@@ -165,25 +165,17 @@ def filtering_section(rows: Sequence[dict[str, Any]], figures: Path) -> Section:
     oracle = next((compute[m] for m in models if m.role == "oracle"), None)
     worst = worst_over_suite(runs)
     body = [
-        [names[m], _flops_text(compute[m]), "", "", "", "reference"]
+        [names[m], _flops_text(compute[m]), "(reference)", "", "", ""]
         for m in models
         if m.is_reference
     ]
     verdicts = []
     for m, found in worst.items():
-        verdict = filtering_verdict(found, names[m], compute[m], oracle)
-        verdicts.append(verdict)
+        verdicts.append(filtering_verdict(found, names[m], compute[m], oracle))
         s = found.summary
-        body.append(
-            [
-                names[m],
-                _flops_text(compute[m]),
-                found.attack,
-                short(s.gap),
-                short(s.net_area),
-                str(s.net_area.n),
-            ]
-        )
+        net = short(s.net_area) if s.forgotten else "not forgotten"
+        gap = short(s.gap)
+        body.append([names[m], _flops_text(compute[m]), found.attack, gap, net, str(s.gap.n)])
     text = [
         "Each method at its compared point (the selection rule's, or where none qualifies its "
         "point of least target knowledge) against data filtering (the oracle), under the "
