@@ -14,7 +14,6 @@ oracle from the store.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
@@ -28,13 +27,13 @@ from transformers import PreTrainedModel
 from unlearnlab.methods.base import Batch, Method
 from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
+from unlearnlab.methods.evaluate import Evaluator, should_stop
 from unlearnlab.methods.losses import nll
 from unlearnlab.methods.registry import get_method
 from unlearnlab.models.compute import FlopCounter, counting, recorded_flops
 from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer, save_model
 from unlearnlab.models.store import ModelStore, cache_key
 from unlearnlab.models.training import make_accelerator, seed_everything
-from unlearnlab.probes.knowledge import QueryIndex, recall_by_ranking
 from unlearnlab.substrate.build import Substrate, train_reference_model
 
 StepFn = Callable[[dict[str, Any]], None]
@@ -73,39 +72,6 @@ def run_key(substrate: Substrate, config: UnlearnConfig) -> str:
         lr=config.resolved_lr(),
         steps=config.resolved_steps(),
     )
-
-
-class Evaluator:
-    """Recall of the forget targets and of a seeded sample of retain facts (training
-    phrasings, filtered top-1 ranking)."""
-
-    def __init__(self, substrate: Substrate, tokenizer: Any, sample: int, seed: int) -> None:
-        self.substrate, self.tokenizer = substrate, tokenizer
-        self.index = QueryIndex.build(substrate.world)
-        retain = list(substrate.splits.retain)
-        self.retain = random.Random(seed).sample(retain, min(sample, len(retain)))
-
-    def recall(self, model: PreTrainedModel, facts: list[Any]) -> float:
-        """Fraction of (fact, training phrasing) items ranked top-1."""
-        records = recall_by_ranking(
-            model,
-            self.tokenizer,
-            self.substrate.world,
-            facts,
-            lambda t: t.training_frames(),
-            index=self.index,
-        )
-        return sum(r["correct"] for r in records) / max(1, len(records))
-
-    def __call__(self, model: PreTrainedModel) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        metrics = {
-            "forget_recall": self.recall(model, list(self.substrate.splits.forget)),
-            "retain_recall": self.recall(model, self.retain),
-        }
-        model.train(was_training)
-        return metrics
 
 
 def _trainable(model: torch.nn.Module, method: Method, lora: bool) -> list[torch.nn.Parameter]:
@@ -240,7 +206,7 @@ def _trajectory(
             evals.append(metrics)
             if on_step is not None:
                 on_step(metrics)
-            stopped = _should_stop(metrics, config)
+            stopped = should_stop(metrics, config)
         last = step + 1 == stops[-1] or stopped
         if last or step + 1 in stops:
             before = counter.flops
@@ -292,16 +258,6 @@ def train_unlearning(
     stops = (config.resolved_steps(),)
     (end,) = unlearning_trajectory(model, reference, method, data, config, stops, evaluate, on_step)
     return end.model, end.history, end.evals
-
-
-def _should_stop(metrics: dict[str, float], config: UnlearnConfig) -> bool:
-    forget_done = (
-        config.stop_forget_at is not None and metrics["forget_recall"] <= config.stop_forget_at
-    )
-    retain_lost = (
-        config.stop_retain_below is not None and metrics["retain_recall"] < config.stop_retain_below
-    )
-    return forget_done or retain_lost
 
 
 def unlearn(
