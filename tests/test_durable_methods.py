@@ -14,9 +14,11 @@ from unlearnlab.errors import UserError
 from unlearnlab.methods import METHODS, method_create
 from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
+from unlearnlab.methods.gradient_routing import ROUTED, GradientRoutingParams, expand
 from unlearnlab.methods.loop import train_unlearning, unlearning_trajectory
 from unlearnlab.models.compute import COMPUTE_PROBE, flop_params
 from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer
+from unlearnlab.models.routing import Routing
 from unlearnlab.report.table import read_results
 
 DURABLE = ("undo", "repnoise", "tar", "gradient_routing")
@@ -158,3 +160,26 @@ def test_filtering_experiment_reports_worst_case_recovery_against_compute(tmp_pa
     report = (run_dir / "report.md").read_text()
     assert "## Durability against data filtering" in report
     assert (run_dir / "figures" / "filtering_compute.png").is_file()
+
+
+def test_routed_tokens_train_only_the_region_and_the_rest_everything_else(tiny) -> None:
+    substrate, _, base, _ = tiny
+    model = load_model(base)
+    expand(model, GradientRoutingParams(width=4), seed=0)
+    model.requires_grad_(True)
+    routing = Routing([True], lambda n: ROUTED in n)
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6]])  # (batch, seq)
+    labels = torch.tensor([[2, 3, 4, 5, 6, -100]])  # (batch, seq)
+    config = substrate.config.train.model_copy(update={"batch_size": 1, "grad_accum": 1})
+
+    def trained(routed: list[bool]) -> tuple[bool, bool]:
+        """Whether the region, and whether everything else, got a gradient."""
+        model.zero_grad(set_to_none=True)
+        routing.accumulate(model, ids, labels, torch.tensor([routed]), config)
+        got = {ROUTED in n: p.grad is not None for n, p in model.named_parameters()}
+        assert all((p.grad is not None) == got[ROUTED in n] for n, p in model.named_parameters())
+        return got[True], got[False]
+
+    assert trained([True] * 3 + [False] * 3) == (True, True)
+    assert trained([False] * 6) == (False, True)
+    assert trained([True] * 5 + [False]) == (True, False)  # the last position has no loss

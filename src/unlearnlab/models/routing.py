@@ -66,11 +66,11 @@ class Routing:
             x, y = inputs[part].to(device), labels[part].to(device)  # (batch, seq)
             flags = routed[part].to(device)  # (batch, seq)
             logits = model(input_ids=x).logits  # (batch, seq, vocab)
-            losses = [token_loss(logits, y.masked_fill(flags, IGNORE), n_targets)]
-            routes = [rest]
-            if bool((flags & (y != IGNORE)).any()):
-                losses.append(token_loss(logits, y.masked_fill(~flags, IGNORE), n_targets))
-                routes.append(region)
+            losses, routes = [], []
+            for group, params in ((~flags, rest), (flags, region)):
+                if bool((group & (y != IGNORE)).any()):  # skipped: no gradient, not a zero one
+                    losses.append(token_loss(logits, y.masked_fill(~group, IGNORE), n_targets))
+                    routes.append(params)
             for i, (loss, params) in enumerate(zip(losses, routes, strict=True)):
                 grads = torch.autograd.grad(
                     loss, params, retain_graph=i + 1 < len(losses), allow_unused=True
