@@ -15,7 +15,9 @@ initialisation, data order and training recipe as the base model, so with nothin
 forget it is the base model exactly. Departures: the paper routes by a list of forget
 tokens and masks only some layers; here every token of a forget document is routed and
 no other parameter learns from it, so the ablated model saw the forget documents only as
-context; the paper's optional retain fine-tuning after ablation is left out.
+context; the paper's optional retain fine-tuning after ablation is left out. Its FLOPs
+are the standard 6 per parameter (extra neurons included) per trained token; the second,
+partial backward pass of steps with forget tokens is not counted.
 """
 
 from __future__ import annotations

@@ -59,8 +59,10 @@ class RepNoise(Method):
     summary = "forget hidden states -> Gaussian noise (MMD), small ascent, retain NLL"
     paper = "Rosati et al. 2024, Representation Noising (RepNoise)"
     kind = "negative"
-    lr = 1e-3
-    steps = 40
+    # Default world, lr 1e-3: forget recall 63%, 45%, 33% after 20, 40, 80 steps (retain
+    # 88-100%): too slow, hence 3e-3.
+    lr = 3e-3
+    steps = 80
     # Answer-predicting hidden states x = (0.5, -1), (2, 1); noise (torch.randn(2, 2),
     # seed 0) e = (1.540996, -0.293429), (-2.178789, 0.568431); kernel exp(-||.||²/4).
     # k(x1, x2) = exp(-6.25/4) = 0.209611, mean k(x, x) = (2 + 2·0.209611)/4 = 0.604806;
