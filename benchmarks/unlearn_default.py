@@ -16,7 +16,8 @@ import time
 from unlearnlab.experiments.config import load_config
 from unlearnlab.methods import METHODS
 from unlearnlab.methods.config import UnlearnConfig
-from unlearnlab.methods.loop import Evaluator, unlearn
+from unlearnlab.methods.evaluate import Evaluator
+from unlearnlab.methods.loop import unlearn
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.substrate.build import build_substrate, train_reference_model

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tiny import TINY_FILTERING
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -62,3 +64,21 @@ def test_durability_sweep_reports_time_and_worst_case(tmp_path: Path) -> None:
     assert "for 12 runs x 3 models, steps [0, 1, 2]" in lines[0], result.stdout
     assert sum("lr=" in line for line in lines) == 12
     assert lines[-1].startswith("worst case: {"), result.stdout
+
+
+@pytest.mark.slow
+def test_filtering_benchmark_reports_time_and_each_methods_worst_case(tmp_path: Path) -> None:
+    overrides = [a for item in TINY_FILTERING for a in ("--set", item)]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "filtering.py"), *overrides],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+        env={**os.environ, "UNLEARNLAB_HOME": str(tmp_path)},
+    )
+    assert "bar 1200 s wall: ok" in result.stdout, result.stdout
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    methods = ("npo", "undo", "repnoise", "tar", "gradient_routing")
+    assert all(any(line.startswith(f"| {m}") for line in table) for m in methods), table
+    assert sum(line.startswith("- ") for line in result.stdout.splitlines()) == len(methods)

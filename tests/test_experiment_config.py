@@ -9,7 +9,7 @@ import yaml
 
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
-from unlearnlab.experiments.kinds.unlearn import sham_runs
+from unlearnlab.experiments.selected_points import sham_runs
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.substrate.files import PROFILE_QUICK, config_source, shipped_experiments
 
@@ -114,3 +114,9 @@ def test_sham_runs_match_each_selected_point_and_the_weights_it_trains() -> None
     assert shams[1].params["like"] == "rmu"
     assert shams[1].params["like_params"]["steering"] == 50.0
     assert shams[1].resolved_params().like == "rmu"
+
+
+def test_a_training_time_method_gets_no_sham() -> None:
+    routed = UnlearnConfig(method="gradient_routing")
+    npo = UnlearnConfig(method="npo", lr=0.001, steps=50)
+    assert [s.lr for s in sham_runs([routed, npo])] == [0.001]

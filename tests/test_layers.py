@@ -95,3 +95,12 @@ def test_an_upward_import_inside_a_function_is_found(tmp_path: Path) -> None:
     module.parent.mkdir()
     module.write_text("def f():\n    from unlearnlab.experiments.config import load_config\n")
     assert _imports(module) == ["unlearnlab.experiments.config"]
+
+
+def test_no_source_file_is_over_400_lines() -> None:
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in ROOT.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}

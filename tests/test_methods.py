@@ -49,7 +49,9 @@ TINY = [
     "model.layers=3",
     "model.heads=2",
 ]
-LOSS_METHODS = sorted(n for n, cls in METHODS.items() if cls.kind != "exact")
+LOSS_METHODS = sorted(
+    n for n, cls in METHODS.items() if cls.kind in ("negative", "positive", "control")
+)
 FORGETTING = [n for n in LOSS_METHODS if METHODS[n].kind != "control"]
 TINY_RMU = {"layer": 1}  # the tiny model has 3 blocks; rmu steers at most block 1
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from unlearnlab.experiments.kinds.unlearn import attacked_runs
+from unlearnlab.experiments.selected_points import attacked_runs
 from unlearnlab.experiments.study_settings import MethodSpec, UnlearnSettings
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.report.frontier import frontier_section, frontier_verdict

@@ -30,3 +30,20 @@ TINY_RUN = [
 ]
 """A tiny unlearning study: the tiny substrate, one method stopped after 1 and 2 steps of
 one run, two cheap attacks (relearning calibrated on the references over two lrs)."""
+
+TINY_FILTERING = [
+    *TINY,
+    "train.checkpoint_every=null",
+    "settings.methods=[{method: npo, forget_sets: [targets], grid: {steps: [1, 2]}},"
+    " {method: undo, forget_sets: [targets], params: {distill_steps: 2}, grid: {steps: [1]}},"
+    " {method: repnoise, forget_sets: [targets], grid: {steps: [1]}},"
+    " {method: tar, forget_sets: [targets], params: {inner_steps: 1}, grid: {steps: [1]}},"
+    " {method: gradient_routing, forget_sets: [targets], params: {width: 4}}]",
+    "settings.probes.sample=4",
+    "settings.probes.composites=2",
+    "settings.probes.hidden_train=10",
+    "settings.probes.cot_tokens=16",
+    "settings.attacks=[{attack: quantize, params: {bits: 4}},"
+    " {attack: relearn, params: {source: forget, steps: [0, 1]}, grid: {lr: [0.001, 0.01]}}]",
+]
+"""The filtering experiment at the tiny size: every durability-claiming method, one step."""

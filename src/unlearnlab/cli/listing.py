@@ -38,14 +38,16 @@ def method_rows() -> list[dict[str, Any]]:
     rows = []
     for name in sorted(METHODS):
         cls = METHODS[name]
-        defaults = {"lr": cls.lr, "steps": cls.steps, **cls.Params().model_dump(mode="json")}
+        own = cls.Params().model_dump(mode="json")
+        trains = cls.kind in ("exact", "training")  # no unlearning loop: no lr, no steps
+        defaults = own if trains else {"lr": cls.lr, "steps": cls.steps, **own}
         rows.append(
             {
                 "name": name,
                 "kind": cls.kind,
                 "summary": cls.summary,
                 "paper": cls.paper,
-                "defaults": {} if cls.kind == "exact" else defaults,
+                "defaults": defaults,
             }
         )
     return rows

@@ -5,12 +5,20 @@ a final weight edit). The shared loop in :mod:`unlearnlab.methods.loop` does the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from pydantic import BaseModel
 
-Kind = Literal["negative", "positive", "exact", "control"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from unlearnlab.methods.config import UnlearnConfig
+    from unlearnlab.methods.data import UnlearnData
+    from unlearnlab.models.store import ModelStore
+    from unlearnlab.substrate.build import Substrate
+
+Kind = Literal["negative", "positive", "exact", "training", "control"]
 
 
 def widen(x: torch.Tensor) -> torch.Tensor:
@@ -70,8 +78,10 @@ class Batch:
 class Method:
     """Base class of unlearning methods; subclasses register with ``@method(name)``.
 
-    A subclass sets the class attributes below and overrides :meth:`loss` (or, for exact
-    unlearning, sets ``kind = "exact"`` and has no loss).
+    A subclass sets the class attributes below and overrides :meth:`loss`; an exact or a
+    training-time method (``kind = "exact"`` or ``"training"``: its model is trained from
+    the corpus, not unlearned from the base model) overrides :meth:`model_key` and
+    :meth:`train_model` instead.
     """
 
     name: ClassVar[str]
@@ -83,8 +93,9 @@ class Method:
     paper: ClassVar[str]
     """The paper the method comes from."""
     kind: ClassVar[Kind]
-    """negative ("not this"), positive ("this instead"), exact (retraining) or control
-    (no forget term: the loop's drift, compared with every method)."""
+    """negative ("not this"), positive ("this instead"), exact (retraining), training (a
+    training-time method) or control (no forget term: the loop's drift, compared with every
+    method)."""
     uses_reference: ClassVar[bool] = False
     """Whether the loss reads a frozen copy of the model before unlearning."""
     lr: ClassVar[float] = 1e-3
@@ -109,5 +120,20 @@ class Method:
         """The scalar loss of one step; the loop minimises it."""
         raise NotImplementedError(f"method {self.name!r} ({self.kind}) has no loss")
 
-    def finalize(self, model: torch.nn.Module, base: dict[str, torch.Tensor]) -> None:
-        """Edit ``model``'s weights after the last step; ``base`` holds the weights before."""
+    def finalize(
+        self, model: torch.nn.Module, base: dict[str, torch.Tensor], data: UnlearnData
+    ) -> None:
+        """Edit ``model``'s weights after the last step; ``base`` holds the weights before,
+        ``data`` the run's rows (for a method that trains on after its steps)."""
+
+    def model_key(self, substrate: Substrate, config: UnlearnConfig) -> str:
+        """Exact and training-time methods: the store key of the model they train."""
+        raise NotImplementedError(f"method {self.name!r} ({self.kind}) unlearns the base model")
+
+    def train_model(
+        self, substrate: Substrate, config: UnlearnConfig, store: ModelStore, *, show_progress: bool
+    ) -> Path:
+        """Exact and training-time methods: train their model from the corpus (or take it
+        from the store) and return its folder; its sidecar's ``flops`` is the compute
+        spent."""
+        raise NotImplementedError(f"method {self.name!r} ({self.kind}) unlearns the base model")

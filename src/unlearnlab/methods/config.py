@@ -110,6 +110,10 @@ class UnlearnConfig(BaseModel):
                 f"{self.method} is the oracle, retrained without the forget targets only; "
                 "use forget_set: targets and adapter: full"
             )
+        if cls.kind == "training" and self.adapter != "full":
+            raise ValueError(
+                f"{self.method} trains a whole model from the corpus; use adapter: full"
+            )
         if (self.stop_forget_at is not None or self.stop_retain_below is not None) and (
             self.eval_every is None
         ):

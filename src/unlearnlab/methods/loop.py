@@ -14,7 +14,6 @@ set and the seed. ``retrain`` returns the oracle from the store.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
@@ -28,12 +27,13 @@ from transformers import PreTrainedModel
 from unlearnlab.methods.base import Batch, Method
 from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
+from unlearnlab.methods.evaluate import Evaluator, should_stop
 from unlearnlab.methods.losses import nll
 from unlearnlab.methods.registry import get_method
+from unlearnlab.models.compute import FlopCounter, counting, recorded_flops
 from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer, save_model
 from unlearnlab.models.store import ModelStore, cache_key
 from unlearnlab.models.training import make_accelerator, seed_everything
-from unlearnlab.probes.knowledge import QueryIndex, recall_by_ranking
 from unlearnlab.substrate.build import Substrate, train_reference_model
 
 StepFn = Callable[[dict[str, Any]], None]
@@ -52,13 +52,17 @@ class UnlearnResult:
     """One record per step: loss, forget and retain NLL of the step's batches."""
     evals: list[dict[str, Any]] = field(default_factory=list)
     """One record per evaluation: step, forget and retain recall."""
+    flops: float | None = None
+    """FLOPs spent to make the model from the base model (:mod:`unlearnlab.models.compute`;
+    None for a model stored before they were recorded)."""
 
 
 def run_key(substrate: Substrate, config: UnlearnConfig) -> str:
-    """The store key of a run (the oracle's key for ``retrain``)."""
+    """The store key of a run (the oracle's key for ``retrain``, the key of its own model
+    for a training-time method)."""
     method = get_method(config.method)
-    if method.kind == "exact":
-        return substrate.key("oracle")
+    if method.kind in ("exact", "training"):
+        return method(config.resolved_params()).model_key(substrate, config)
     return cache_key(
         role="unlearned",
         base=substrate.key("base"),
@@ -68,39 +72,6 @@ def run_key(substrate: Substrate, config: UnlearnConfig) -> str:
         lr=config.resolved_lr(),
         steps=config.resolved_steps(),
     )
-
-
-class Evaluator:
-    """Recall of the forget targets and of a seeded sample of retain facts (training
-    phrasings, filtered top-1 ranking)."""
-
-    def __init__(self, substrate: Substrate, tokenizer: Any, sample: int, seed: int) -> None:
-        self.substrate, self.tokenizer = substrate, tokenizer
-        self.index = QueryIndex.build(substrate.world)
-        retain = list(substrate.splits.retain)
-        self.retain = random.Random(seed).sample(retain, min(sample, len(retain)))
-
-    def recall(self, model: PreTrainedModel, facts: list[Any]) -> float:
-        """Fraction of (fact, training phrasing) items ranked top-1."""
-        records = recall_by_ranking(
-            model,
-            self.tokenizer,
-            self.substrate.world,
-            facts,
-            lambda t: t.training_frames(),
-            index=self.index,
-        )
-        return sum(r["correct"] for r in records) / max(1, len(records))
-
-    def __call__(self, model: PreTrainedModel) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        metrics = {
-            "forget_recall": self.recall(model, list(self.substrate.splits.forget)),
-            "retain_recall": self.recall(model, self.retain),
-        }
-        model.train(was_training)
-        return metrics
 
 
 def _trainable(model: torch.nn.Module, method: Method, lora: bool) -> list[torch.nn.Parameter]:
@@ -142,6 +113,9 @@ class Checkpoint:
     """The step records up to here."""
     evals: list[dict[str, Any]]
     """The evaluation records up to here."""
+    flops: float
+    """FLOPs of the steps up to here and of this checkpoint's :meth:`Method.finalize`
+    (evaluations and step logging not counted)."""
 
 
 def unlearning_trajectory(
@@ -162,6 +136,24 @@ def unlearning_trajectory(
     steps; after an early stop, every later stop is the stopped model, as a longer run
     would also have stopped there. Accelerate places the model, the reference and each
     batch on its device; ``config.steps`` is not read."""
+    with counting(model, reference) as counter:
+        yield from _trajectory(
+            model, reference, method, data, config, stops, counter, evaluate, on_step
+        )
+
+
+def _trajectory(
+    model: PreTrainedModel,
+    reference: PreTrainedModel | None,
+    method: Method,
+    data: UnlearnData,
+    config: UnlearnConfig,
+    stops: Sequence[int],
+    counter: FlopCounter,
+    evaluate: Callable[[PreTrainedModel], dict[str, float]] | None,
+    on_step: StepFn | None,
+) -> Iterator[Checkpoint]:
+    """:func:`unlearning_trajectory` with ``counter`` watching the model and the reference."""
     stops = sorted(set(stops))
     seed_everything(config.seed)
     base = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -177,6 +169,7 @@ def unlearning_trajectory(
         reference.to(device)
     history: list[dict[str, Any]] = []
     evals: list[dict[str, Any]] = []
+    finalized = 0.0  # FLOPs of the finalize calls of earlier checkpoints
     net.train()
     for step in range(stops[-1]):
         rows = batch_rows(len(data.forget.ids), config.forget_batch, step, config.seed, "forget")
@@ -198,7 +191,7 @@ def unlearning_trajectory(
         for group in optimizer.param_groups:
             group["lr"] = config.resolved_lr() * warmup_factor(step, config.warmup_steps)
         optimizer.step()
-        with torch.no_grad():
+        with torch.no_grad(), counter.paused():
             record = {
                 "step": step + 1,
                 "loss": loss.item(),
@@ -210,19 +203,24 @@ def unlearning_trajectory(
             on_step(record)
         stopped = False
         if evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0:
-            metrics = {"step": step + 1, **evaluate(accelerator.unwrap_model(net))}
+            with counter.paused():
+                metrics = {"step": step + 1, **evaluate(accelerator.unwrap_model(net))}
             evals.append(metrics)
             if on_step is not None:
                 on_step(metrics)
-            stopped = _should_stop(metrics, config)
-        if step + 1 == stops[-1] or stopped:
-            final = _snapshot(accelerator, net, lora, method, base, copy=False)
-            for k in (k for k in stops if k >= step + 1):
-                yield Checkpoint(k, final, list(history), list(evals))
-            return
-        if step + 1 in stops:
-            final = _snapshot(accelerator, net, lora, method, base, copy=True)
-            yield Checkpoint(step + 1, final, list(history), list(evals))
+            stopped = should_stop(metrics, config)
+        last = step + 1 == stops[-1] or stopped
+        if last or step + 1 in stops:
+            before = counter.flops
+            final = _snapshot(accelerator, net, lora, method, base, data, copy=not last)
+            spent = counter.flops - before  # this checkpoint's finalize
+            flops = before - finalized + spent  # the steps so far, and this finalize
+            finalized += spent
+            for k in (k for k in stops if k >= step + 1) if last else (step + 1,):
+                with counter.paused():  # the caller evaluates the model meanwhile
+                    yield Checkpoint(k, final, list(history), list(evals), flops)
+            if last:
+                return
 
 
 def _snapshot(
@@ -231,6 +229,7 @@ def _snapshot(
     lora: bool,
     method: Method,
     base: dict[str, torch.Tensor],
+    data: UnlearnData,
     *,
     copy: bool,
 ) -> PreTrainedModel:
@@ -243,7 +242,7 @@ def _snapshot(
     final = (model.merge_and_unload() if lora else model).to("cpu")
     for param in final.parameters():
         param.requires_grad_(False)
-    method.finalize(final, base)
+    method.finalize(final, base, data)
     return final
 
 
@@ -267,16 +266,6 @@ def train_unlearning(
     stops = (config.resolved_steps(),)
     (end,) = unlearning_trajectory(model, reference, method, data, config, stops, evaluate, on_step)
     return end.model, end.history, end.evals
-
-
-def _should_stop(metrics: dict[str, float], config: UnlearnConfig) -> bool:
-    forget_done = (
-        config.stop_forget_at is not None and metrics["forget_recall"] <= config.stop_forget_at
-    )
-    retain_lost = (
-        config.stop_retain_below is not None and metrics["retain_recall"] < config.stop_retain_below
-    )
-    return forget_done or retain_lost
 
 
 def unlearn(
@@ -320,10 +309,14 @@ def unlearn_trajectory(
     again; the run goes as far as the last missing one."""
     began = time.perf_counter()
     cls = get_method(config.method)
-    if cls.kind == "exact":
-        path = train_reference_model(substrate, "oracle", store, show_progress=show_progress)
-        key = substrate.key("oracle")
-        return [UnlearnResult(path, key, True, time.perf_counter() - began) for _ in steps]
+    if cls.kind in ("exact", "training"):
+        trainer = cls(config.resolved_params())
+        cached = store.get(trainer.model_key(substrate, config)) is not None
+        path = trainer.train_model(substrate, config, store, show_progress=show_progress)
+        key = trainer.model_key(substrate, config)
+        flops = recorded_flops(path)
+        seconds = time.perf_counter() - began
+        return [UnlearnResult(path, key, cached, seconds, flops=flops) for _ in steps]
     base_path = train_reference_model(substrate, "base", store, show_progress=show_progress)
     keys = {k: run_key(substrate, at_steps(config, k)) for k in steps}
     results: dict[int, UnlearnResult] = {}
@@ -332,7 +325,8 @@ def unlearn_trajectory(
             sidecar = json.loads((store.root / key / SIDECAR).read_text(encoding="utf-8"))
             seconds = time.perf_counter() - began
             history, evals = sidecar["history"], sidecar["evals"]
-            results[k] = UnlearnResult(store.root / key, key, True, seconds, history, evals)
+            flops = recorded_flops(store.root / key)
+            results[k] = UnlearnResult(store.root / key, key, True, seconds, history, evals, flops)
     missing = sorted(k for k in keys if k not in results)
     if missing:
         tokenizer = load_tokenizer(base_path)
@@ -355,7 +349,9 @@ def unlearn_trajectory(
             path = _store_point(substrate, point_config, store, point, tokenizer, data, evals)
             seconds = time.perf_counter() - began
             key = keys[point.steps]
-            results[point.steps] = UnlearnResult(path, key, False, seconds, point.history, evals)
+            results[point.steps] = UnlearnResult(
+                path, key, False, seconds, point.history, evals, point.flops
+            )
     return [results[k] for k in steps]
 
 
@@ -384,6 +380,7 @@ def _store_point(
         "forget_facts": [str(f) for f in data.forget_facts],
         "history": point.history,
         "evals": evals,
+        "flops": point.flops,
     }
     world = str(substrate.world.metadata.get("name", substrate.config.name))
     meta = {

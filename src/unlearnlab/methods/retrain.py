@@ -7,10 +7,15 @@ reference for exact unlearning by retraining.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
 
 from unlearnlab.methods.base import Method
+from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.registry import method
+from unlearnlab.models.store import ModelStore
+from unlearnlab.substrate.build import Substrate, train_reference_model
 
 
 class RetrainParams(BaseModel):
@@ -27,3 +32,11 @@ class Retrain(Method):
     summary = "exact unlearning: the oracle retrained without the forget targets"
     paper = "Bourtoule et al. 2021, Machine Unlearning"
     kind = "exact"
+
+    def model_key(self, substrate: Substrate, config: UnlearnConfig) -> str:
+        return substrate.key("oracle")
+
+    def train_model(
+        self, substrate: Substrate, config: UnlearnConfig, store: ModelStore, *, show_progress: bool
+    ) -> Path:
+        return train_reference_model(substrate, "oracle", store, show_progress=show_progress)

@@ -13,6 +13,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from unlearnlab.methods.base import Batch, Method
+from unlearnlab.methods.data import UnlearnData
 from unlearnlab.methods.losses import nll
 from unlearnlab.methods.registry import method
 
@@ -42,7 +43,9 @@ class TaskVector(Method):
     def loss(self, batch: Batch) -> torch.Tensor:
         return nll(batch.logits(batch.forget), batch.forget.labels)
 
-    def finalize(self, model: torch.nn.Module, base: dict[str, torch.Tensor]) -> None:
+    def finalize(
+        self, model: torch.nn.Module, base: dict[str, torch.Tensor], data: UnlearnData
+    ) -> None:
         scale = self.params.scale
         with torch.no_grad():
             for name, param in model.named_parameters():

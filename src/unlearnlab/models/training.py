@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from transformers import PreTrainedModel
 from unlearnlab.errors import UserError
 from unlearnlab.models.data import IGNORE, Example, RowSource, fingerprint
 from unlearnlab.models.train_state import latest_checkpoint, load_checkpoint, save_checkpoint
+
+if TYPE_CHECKING:
+    from unlearnlab.models.routing import Routing
 
 EvalFn = Callable[[PreTrainedModel, int], Mapping[str, float]]
 """``(model, step) -> metrics``, called in eval mode without gradients every ``eval_every``."""
@@ -181,6 +184,15 @@ def make_accelerator() -> Accelerator:
     return Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
 
 
+def token_loss(logits: torch.Tensor, labels: torch.Tensor, n_targets: torch.Tensor) -> torch.Tensor:
+    """``()`` the summed next-token loss of ``logits`` ``(batch, seq, vocab)`` against
+    ``labels`` ``(batch, seq)``, divided by ``n_targets`` (the step's loss positions)."""
+    summed = torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE, reduction="sum"
+    )  # ()
+    return summed / n_targets
+
+
 def _accumulate_gradients(
     model: torch.nn.Module,
     accelerator: Accelerator,
@@ -200,11 +212,7 @@ def _accumulate_gradients(
         part = slice(micro * config.batch_size, (micro + 1) * config.batch_size)
         x = inputs[part].to(accelerator.device)  # (batch, seq)
         y = labels[part].to(accelerator.device)  # (batch, seq)
-        logits = model(input_ids=x).logits  # (batch, seq, vocab)
-        token_loss = torch.nn.functional.cross_entropy(
-            logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE, reduction="sum"
-        )  # ()
-        loss = token_loss / n_targets
+        loss = token_loss(model(input_ids=x).logits, y, n_targets)  # logits (batch, seq, vocab)
         accelerator.backward(loss)
         step_loss += loss.detach()
     return step_loss.item()
@@ -219,8 +227,10 @@ def train(
     checkpoint_dir: str | Path | None = None,
     evaluate: EvalFn | None = None,
     show_progress: bool = True,
+    routing: Routing | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place on ``examples`` as ``config`` says.
+    """Train ``model`` in place on ``examples`` as ``config`` says (with ``routing``, the
+    gradients of some examples' tokens go to a region of the model only).
 
     If ``checkpoint_dir`` holds a checkpoint, training resumes from it (the config and data
     must be the same) and ends with the weights an uninterrupted run would have had.
@@ -234,6 +244,7 @@ def train(
     rows = RowSource(
         examples, seq_len=config.seq_len, pad_id=pad_id, pack=config.pack, seed=config.seed
     )
+    routed = None if routing is None else routing.rows(examples, config)
     total = config.total_steps(rows.rows_per_epoch)
     identity = {
         "config": config.model_dump(mode="json", exclude=_NOT_TRAJECTORY),
@@ -257,7 +268,11 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, config, total)
                 inputs, labels = rows.rows(step * config.rows_per_step, config.rows_per_step)
-                step_loss = _accumulate_gradients(model, accelerator, inputs, labels, config)
+                if routed is None:
+                    step_loss = _accumulate_gradients(model, accelerator, inputs, labels, config)
+                else:
+                    flags = routed.rows(step * config.rows_per_step, config.rows_per_step)[1] == 1
+                    step_loss = routing.accumulate(model, inputs, labels, flags, config)
                 if config.grad_clip is not None:
                     accelerator.clip_grad_norm_(params, config.grad_clip)
                 optimizer.step()

@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from transformers import PreTrainedTokenizerBase
+
 from unlearnlab.corpus.corpus import Document, build_corpus
 from unlearnlab.corpus.splits import Splits, make_splits
 from unlearnlab.corpus.templates import REFUSALS, relation_texts, render
 from unlearnlab.corpus.tokenizer import build_tokenizer
+from unlearnlab.models.compute import flop_params, training_flops
 from unlearnlab.models.data import documents_to_examples
 from unlearnlab.models.factory import build_model, load_tokenizer, save_model
 from unlearnlab.models.store import ModelStore, cache_key
@@ -128,6 +131,14 @@ def build_substrate(config: ExperimentConfig) -> Substrate:
     return Substrate(config, world, splits, corpus, oracle, tuple(deep), deep_oracle)
 
 
+def substrate_tokenizer(substrate: Substrate, scratch: str) -> PreTrainedTokenizerBase:
+    """The tokenizer every model of ``substrate`` shares: the checkpoint's own, or one
+    built from :meth:`Substrate.vocabulary_text` (its files written to ``scratch``)."""
+    if substrate.config.model.path is not None:
+        return load_tokenizer(substrate.config.model.path)
+    return build_tokenizer(substrate.vocabulary_text(), scratch)
+
+
 def train_reference_model(
     substrate: Substrate, role: Role, store: ModelStore, *, show_progress: bool = True
 ) -> Path:
@@ -142,10 +153,7 @@ def train_reference_model(
 
     def build(target: Path) -> None:
         with tempfile.TemporaryDirectory() as scratch:
-            if config.model.path is not None:
-                tokenizer = load_tokenizer(config.model.path)
-            else:
-                tokenizer = build_tokenizer(substrate.vocabulary_text(), scratch)
+            tokenizer = substrate_tokenizer(substrate, scratch)
             model = build_model(config.model, tokenizer, seed=config.seed)
             texts = [d.text for d in substrate.documents(role)]
             result = train(
@@ -156,12 +164,14 @@ def train_reference_model(
                 checkpoint_dir=checkpoints,
                 show_progress=show_progress,
             )
+            tokens = result.steps * config.train.rows_per_step * config.train.seq_len
             sidecar = {
                 "role": role,
                 "experiment": config.name,
                 "config": config.model_dump(mode="json"),
                 "cache_key": key,
                 "documents": len(texts),
+                "flops": training_flops(flop_params(model), tokens),
                 "training": {
                     "steps": result.steps,
                     "final_loss": result.final_loss,

@@ -10,7 +10,7 @@ Stages, in three phases (the stages of a phase are independent, so they fan out)
    counts (so steps cost evaluations, not runs), and run the probe suite on each stop;
 3. ``attack/<attack>/<model>``: every attack (each point of its grid, each attack seed)
    on every reference model, then on each method's selected grid point (the settings'
-   selection rule, :mod:`unlearnlab.report.selection`; every point with
+   selection rule, :mod:`unlearnlab.experiments.selected_points`; every point with
    ``attack_points: all``; the sham control, the retain loss alone, runs at each selected
    point's learning rate and steps first) at the attack's calibrated strength where it has one
    (:mod:`unlearnlab.experiments.attack_strength`), recall at each curve point.
@@ -30,6 +30,7 @@ from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.base import AttackTarget
 from unlearnlab.experiments.attack_strength import calibrated
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
+from unlearnlab.experiments.selected_points import attacked_runs, selected_runs, sham_runs
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.experiments.study_settings import (
     REFERENCE_ROLES,
@@ -37,15 +38,14 @@ from unlearnlab.experiments.study_settings import (
     UnlearnSettings,
 )
 from unlearnlab.grid import grid_points
-from unlearnlab.methods.base import Method
 from unlearnlab.methods.config import UnlearnConfig, trajectories
 from unlearnlab.methods.loop import at_steps, run_key, unlearn, unlearn_trajectory
-from unlearnlab.methods.registry import get_method
+from unlearnlab.models.compute import COMPUTE_PROBE, recorded_flops
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.report.section import Section
-from unlearnlab.report.selection import SelectionRule, select
+from unlearnlab.report.selection import SelectionRule
 from unlearnlab.report.table import as_json, result_rows
 from unlearnlab.report.unlearn import headline_table, unlearn_sections
 from unlearnlab.substrate.build import Role, Substrate, build_substrate, train_reference_model
@@ -70,14 +70,23 @@ def suite_rows(path: Path, substrate: Substrate, suite: SuiteConfig) -> list[dic
     return [dict(vars(r)) for r in rows]
 
 
+def compute_rows(flops: float | None) -> list[dict[str, Any]]:
+    """The row that records the FLOPs spent to make a model (none where unrecorded)."""
+    if flops is None:
+        return []
+    row = {"probe": COMPUTE_PROBE, "format": "flops", "split": "model", "item": "model"}
+    return [{**row, "correct": True, "value": float(flops)}]
+
+
 def reference_stage(
     config: ExperimentConfig, store_root: str | None, role: Role, suite: SuiteConfig
 ) -> list[dict[str, Any]]:
-    """Train (or load) the ``role`` model and return its probe-suite rows."""
+    """Train (or load) the ``role`` model and return its probe-suite rows and its
+    compute."""
     substrate = substrate_of(config)
     path = train_reference_model(substrate, role, ModelStore(store_root), show_progress=False)
     return result_rows(
-        suite_rows(path, substrate, suite),
+        suite_rows(path, substrate, suite) + compute_rows(recorded_flops(path)),
         **reference_columns(config, substrate, role),
     )
 
@@ -155,60 +164,18 @@ def unlearn_stage(
     suite: SuiteConfig,
 ) -> list[dict[str, Any]]:
     """Unlearn as ``run`` says, stopping at each of ``steps`` (or load the stops from the
-    store), and return the probe-suite rows of every stop."""
+    store), and return the probe-suite rows and the compute of every stop."""
     substrate = substrate_of(config)
     results = unlearn_trajectory(substrate, run, steps, ModelStore(store_root))
     rows = []
     for k, result in zip(steps, results, strict=True):
         columns = _unlearned_columns(config, at_steps(run, k))
         rows += result_rows(
-            suite_rows(result.path, substrate, suite), **columns, model=result.key[:12]
+            suite_rows(result.path, substrate, suite) + compute_rows(result.flops),
+            **columns,
+            model=result.key[:12],
         )
     return rows
-
-
-def attacked_runs(
-    runs: Sequence[UnlearnConfig], rows: Sequence[dict[str, Any]], settings: UnlearnSettings
-) -> list[UnlearnConfig]:
-    """The runs the attack suite targets: every run of each method's selected grid point
-    (every run with ``attack_points: all``)."""
-    if settings.attack_points == "all":
-        return list(runs)
-    return selected_runs(runs, rows, settings)
-
-
-def sham_runs(selected: Sequence[UnlearnConfig]) -> list[UnlearnConfig]:
-    """The sham control (the retain loss alone) at the forget set, learning rate, steps
-    and seed of every run in ``selected``, each once; on the same weights as a method that
-    trains part of the model."""
-    shams = {}
-    for run in selected:
-        point = run.resolved_point()
-        method = get_method(run.method)
-        params: dict[str, Any] = {}
-        if method.trains is not Method.trains:  # trains part of the model: the sham too
-            params = {"like": run.method, "like_params": run.resolved_params().model_dump()}
-        sham = run.model_copy(
-            update={"method": "sham", "params": params, "lr": point["lr"], "steps": point["steps"]}
-        )
-        shams[(sham.forget_set, sham.lr, sham.seed, sham.steps, as_json(params))] = sham
-    return [shams[key] for key in sorted(shams)]
-
-
-def selected_runs(
-    runs: Sequence[UnlearnConfig], rows: Sequence[dict[str, Any]], settings: UnlearnSettings
-) -> list[UnlearnConfig]:
-    """Every run of each method's selected grid point under the settings' rule (where no
-    point qualifies, its point of least target knowledge)."""
-    chosen = select(rows, settings.selection)
-    fallback = select(rows, SelectionRule(rule="least_knowledge"))
-    picked = []
-    for run in runs:
-        key = (run.method, run.forget_set)
-        point = chosen.get(key) or fallback.get(key)
-        if point is not None and point.model.params == as_json(run.resolved_point()):
-            picked.append(run)
-    return picked
 
 
 def attack_rows(
