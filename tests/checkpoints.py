@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers.processors import TemplateProcessing
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from unlearnlab.methods.data import pad_examples
@@ -49,23 +50,31 @@ def write_jsonl(path: Path, records: Sequence[dict]) -> Path:
 
 
 def bpe_tokenizer(
-    texts: Sequence[str], *, pad: bool = True, chat_template: str | None = None
+    texts: Sequence[str],
+    *,
+    pad: bool = True,
+    chat_template: str | None = None,
+    style: str = "byte",
 ) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer trained on ``texts`` (``<s>``, ``</s>``, and ``<pad>``
-    unless ``pad`` is False), adding bos to every encoding like Llama's."""
+    """A BPE tokenizer trained on ``texts`` (``<s>``, ``</s>``, and ``<pad>`` unless
+    ``pad`` is False), adding bos to every encoding like Llama's. ``style`` ``byte``:
+    GPT-2's byte-level pre-tokenizer (``Ġ`` marks a space); ``metaspace``: SentencePiece's
+    (``▁`` marks a space, and one is put before the text)."""
     core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    core.decoder = decoders.ByteLevel()
+    if style == "byte":
+        core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        core.decoder = decoders.ByteLevel()
+    else:
+        core.pre_tokenizer = pre_tokenizers.Metaspace()
+        core.decoder = decoders.Metaspace()
     specials = ["<s>", "</s>", *(["<pad>"] if pad else [])]
     trainer = trainers.BpeTrainer(
         vocab_size=400,
         special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet() if style == "byte" else [],
         show_progress=False,
     )
     core.train_from_iterator(texts, trainer)
-    from tokenizers.processors import TemplateProcessing
-
     core.post_processor = TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,
