@@ -12,7 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from checkpoints import audit_models
+from unlearnlab.attacks.items import ItemTarget
 from unlearnlab.cli import main
+from unlearnlab.corpus.items import BenchItem
+from unlearnlab.errors import UserError
 from unlearnlab.report.verdicts import read_verdicts
 
 
@@ -107,3 +110,17 @@ def test_a_model_folder_without_weights_is_named(models: dict[str, Path], tmp_pa
     with pytest.raises(SystemExit):
         main([*args, "--forget", str(models["forget"]), "--out", str(tmp_path / "o")])
     assert "is not a model folder (config.json and *.safetensors)" in capsys.readouterr().err
+
+
+def test_item_targets_relearn_on_the_items_own_folds_and_retain_items() -> None:
+    items = tuple(BenchItem(f"q{k}", f"Q{k}?", f"A{k}", fold=k % 2) for k in range(6))
+    target = ItemTarget(items, {}, retain=items[:1])
+    assert target.folds(2) == [items[0::2], items[1::2]]  # RTT: split_0 and split_1
+    three = target.folds(3)  # not the items' own fold count: seeded folds
+    assert sorted(i.id for fold in three for i in fold) == sorted(i.id for i in items)
+    assert len(three) == 3 and all(len(f) == 2 for f in three)
+    assert target.source("retain") == items[:1]
+    with pytest.raises(UserError, match="relearn source 'unrelated' needs a world"):
+        target.source("unrelated")
+    with pytest.raises(UserError, match="give --retain FILE"):
+        ItemTarget(items, {}).source("retain")
