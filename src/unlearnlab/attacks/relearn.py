@@ -8,6 +8,10 @@ are every training phrasing and the question form of each fact, with loss on the
 (:func:`unlearnlab.methods.data.fact_pairs`); plain constant-rate AdamW on every weight
 (``adapter: full``) or on LoRA adapters only (``adapter: lora``, Hu et al. 2021, "LoRA:
 Low-Rank Adaptation of Large Language Models"), as the unlearning loop builds them.
+
+On benchmark items (:class:`~unlearnlab.attacks.items.ItemTarget`, ``unlearnlab audit``)
+the target gives the folds (the items' own, as RTT's, when they have them), ``retain`` is
+the retain items, and the rows are (prompt, answer) pairs of items.
 """
 
 from __future__ import annotations
