@@ -9,6 +9,8 @@ import yaml
 
 from unlearnlab.errors import UserError
 from unlearnlab.experiments.config import load_config
+from unlearnlab.experiments.kinds.unlearn import sham_runs
+from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.substrate.files import PROFILE_QUICK, config_source, shipped_experiments
 
 
@@ -97,3 +99,18 @@ def test_user_config_files(tmp_path: Path) -> None:
     listing.write_text("- a\n")
     with pytest.raises(UserError, match="an experiment config must be a YAML mapping"):
         load_config(str(listing))
+
+
+def test_sham_runs_match_each_selected_point_and_the_weights_it_trains() -> None:
+    npo = UnlearnConfig(method="npo", lr=0.001, steps=50, params={"beta": 0.2})
+    rmu = UnlearnConfig(method="rmu", lr=0.01, steps=120, params={"steering": 50.0})
+    twin = UnlearnConfig(method="simnpo", lr=0.001, steps=50)
+    shams = sham_runs([npo, rmu, twin])
+    assert [(s.method, s.lr, s.steps) for s in shams] == [
+        ("sham", 0.001, 50),
+        ("sham", 0.01, 120),
+    ]
+    assert shams[0].params == {}
+    assert shams[1].params["like"] == "rmu"
+    assert shams[1].params["like_params"]["steering"] == 50.0
+    assert shams[1].resolved_params().like == "rmu"

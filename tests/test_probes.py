@@ -15,6 +15,8 @@ from unlearnlab.cli import main
 from unlearnlab.corpus.tokenizer import build_tokenizer
 from unlearnlab.experiments.config import load_config
 from unlearnlab.external import external_dataset
+from unlearnlab.methods.config import UnlearnConfig
+from unlearnlab.methods.loop import unlearn
 from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.models.factory import build_model
 from unlearnlab.models.store import ModelStore
@@ -274,6 +276,14 @@ def test_probe_command_prints_stable_json(tmp_path: Path, capsys) -> None:
     )
     assert pq.read_table(out / "results.parquet").schema == SCHEMA
     assert (out / "aggregate.parquet").is_file()
+    # An unlearned model in the same store is probed on its base model's world.
+    unlearned = unlearn(
+        substrate, UnlearnConfig(method="ga", steps=1), ModelStore(tmp_path / "store")
+    )
+    main(["probe", str(unlearned.path), "--json", "--sample", "5", "--out", str(out)])
+    assert {m["probe"] for m in json.loads(capsys.readouterr().out)["metrics"]} == {
+        m["probe"] for m in metrics
+    }
 
 
 def test_deep_accuracy_does_not_count_other_targets_as_damage() -> None:

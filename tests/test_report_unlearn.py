@@ -9,6 +9,7 @@ import pytest
 
 from unlearnlab.report.calibration import calibration_section
 from unlearnlab.report.durability import durability_section
+from unlearnlab.report.in_context import in_context_section
 from unlearnlab.report.rederivation import rederivation_section
 from unlearnlab.report.table import as_json, result_rows
 from unlearnlab.report.unlearn import headline_table, unlearn_sections
@@ -204,6 +205,20 @@ def test_calibration_checks_null_recoveries_and_attack_damage(tmp_path) -> None:
     assert verdicts["relearn: oracle damage"].holds is False
 
 
+def test_damage_is_read_at_the_strength_the_methods_met(tmp_path) -> None:
+    """A calibrated attack: the references ran at two lrs, the method at the weak one;
+    the strong lr's damage to the oracle is not the damage the method's recovery met."""
+    strong = {"attack_params": as_json({"lr": 0.01})}
+    rows = _curve("base", [20, 20, 20]) + _curve("oracle", [16, 15, 16])
+    rows += [{**r, **strong} for r in _curve("oracle", [16, 4, 4])]
+    verdicts = {v.subject: v for v in calibration_section(rows, tmp_path).verdicts}
+    assert verdicts["relearn: oracle damage"].value == pytest.approx(0.6)
+    rows += _curve("unlearned", [0, 1, 2], **NPO)
+    verdicts = {v.subject: v for v in calibration_section(rows, tmp_path).verdicts}
+    assert verdicts["relearn: oracle damage"].value == pytest.approx(0.05)
+    assert verdicts["relearn: oracle damage"].holds is True
+
+
 def test_every_section_verdict_reaches_the_summary_and_carries_n_and_ci(tmp_path) -> None:
     rows = _world(npo_direct=0, npo_cot=18, oracle_cot=17)
     rows += _curve("base", [20, 20, 20]) + _curve("oracle", [16, 16, 16])
@@ -320,3 +335,63 @@ def test_the_refusal_preference_bar_reads_the_share_not_the_margin(tmp_path) -> 
     ]
     verdicts = {v.subject: v for v in sanity_verdicts(rows, SelectionRule(margin=0.2))}
     assert verdicts["idk_dpo"].value == pytest.approx(0.9) and verdicts["idk_dpo"].holds
+
+
+SHAM = {"method": "sham", "forget_set": "targets"}
+
+
+@pytest.mark.parametrize(("sham_cot", "says"), [(18, "comes from the forget term"), (1, "drift")])
+def test_the_sham_run_decides_where_the_fall_of_rederivation_comes_from(
+    tmp_path, sham_cot: int, says: str
+) -> None:
+    point = {"beta": 0.1, "lr": 0.001, "steps": 50}
+    npo = {**NPO, "params": as_json(point)}
+    rows = [r for r in _world(npo_direct=0, npo_cot=0, oracle_cot=0) if r["role"] != "unlearned"]
+    rows += _probe("unlearned", "recall.cloze_train", "forget", 0, **npo)
+    rows += _probe("unlearned", "rederive.cot", "forget", 0, **npo)
+    sham = {**SHAM, "params": as_json({"alpha": 1.0, "lr": 0.001, "steps": 50})}
+    other = {**SHAM, "params": as_json({"alpha": 1.0, "lr": 0.01, "steps": 50})}
+    rows += _probe("unlearned", "rederive.cot", "forget", sham_cot, **sham)
+    rows += _probe("unlearned", "rederive.cot", "forget", 20 - sham_cot, **other)
+    section = rederivation_section(rows, tmp_path)
+    npo_verdict = _verdict(section.verdicts, "npo")
+    assert f"the sham run (retain loss alone, same lr and steps) re-derives {sham_cot * 5}%" in (
+        npo_verdict.statement
+    )
+    assert says in npo_verdict.statement
+    assert not any(v.subject.startswith("sham") for v in section.verdicts)
+
+
+@pytest.mark.parametrize(("copied", "holds"), [(20, False), (2, True), (10, None)])
+def test_the_copy_baseline_decides_whether_in_context_rederivation_informs(
+    copied: int, holds: bool | None
+) -> None:
+    rows = _probe("base", "rederive.in_context", "forget", 20)
+    rows += _probe("base", "rederive.in_context_copy", "forget", copied)
+    rows += _probe("base", "rederive.in_context_counterfactual", "forget", 11)
+    section = in_context_section(rows)
+    assert section is not None
+    (verdict,) = section.verdicts
+    assert verdict.claim == "validity" and verdict.n == 20 and verdict.holds is holds
+    assert "| base | 100% [" in section.markdown and "55% [" in section.markdown
+    assert in_context_section(_probe("base", "rederive.in_context", "forget", 20)) is None
+
+
+def test_only_the_shams_of_compared_points_are_reported(tmp_path) -> None:
+    point = {"beta": 0.1, "lr": 0.001, "steps": 50}
+    npo = {**NPO, "params": as_json(point)}
+    rows = [r for r in _world(npo_direct=0, npo_cot=0, oracle_cot=0) if r["role"] != "unlearned"]
+    for probe, split, hits in (
+        ("recall.cloze_train", "forget", 0),
+        ("rederive.cot", "forget", 0),
+        ("recall.cloze_train", "premise", 20),
+        ("recall.cloze_train", "retain", 20),
+    ):
+        rows += _probe("unlearned", probe, split, hits, **npo)
+    for lr in (0.001, 0.01):
+        sham = {**SHAM, "params": as_json({"alpha": 1.0, "lr": lr, "steps": 50})}
+        rows += _probe("unlearned", "rederive.cot", "forget", 18, **sham)
+    sections = {s.title: s for s in unlearn_sections(rows, tmp_path)}
+    table = sections["Compositional re-derivation"].markdown
+    assert table.count("\n| sham |") == 1 and "the sham run (retain loss alone" in table
+    assert "| sham" not in sections["Fair comparison: sanity bars and selected points"].markdown

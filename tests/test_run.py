@@ -78,6 +78,14 @@ def test_run_writes_the_report_and_its_parts(finished) -> None:
     roles = {r["role"] for r in rows}
     assert roles == {"world", "base", "oracle", "deep_oracle", "unlearned"}
     assert {r["attack"] for r in rows} == {None, "quantize", "relearn"}
+    # The sham control runs once, at the selected point's lr and steps, and is reported.
+    shams = {r["params"] for r in rows if r["method"] == "sham"}
+    assert len(shams) == 1 and json.loads(next(iter(shams)))["steps"] in (1, 2)
+    assert "| sham |" in report
+    # Relearning runs at both lrs on the references, at one calibrated lr on the method.
+    relearn = [r for r in rows if r["attack"] == "relearn"]
+    assert len({r["attack_params"] for r in relearn if r["role"] == "base"}) == 2
+    assert len({r["attack_params"] for r in relearn if r["role"] == "unlearned"}) == 1
     for row in rows:
         if row["value"] is None and row["chance"] is not None:
             assert 0 < row["chance"] <= 1
@@ -101,7 +109,7 @@ def test_several_unlearning_seeds_finish_with_verdicts_carrying_n_and_ci(tmp_pat
 
 def test_grid_points_carry_their_lr_and_steps_and_one_is_attacked(finished) -> None:
     run_dir, _ = finished
-    rows = [r for r in read_results(run_dir / "results.parquet") if r["role"] == "unlearned"]
+    rows = [r for r in read_results(run_dir / "results.parquet") if r["method"] == "npo"]
     points = {r["params"] for r in rows if r["attack"] is None}
     assert {(json.loads(p)["lr"], json.loads(p)["steps"]) for p in points} == {
         (METHODS["npo"].lr, 1),
@@ -110,8 +118,11 @@ def test_grid_points_carry_their_lr_and_steps_and_one_is_attacked(finished) -> N
     attacked = {r["params"] for r in rows if r["attack"] is not None}
     assert len(attacked) == 1 and attacked < points
     record = RunRecord.load(run_dir)
+    steps = json.loads(next(iter(attacked)))["steps"]
+    sham = f"unlearn/sham/targets/lr={METHODS['npo'].lr}/seed0/steps={steps}"
     assert [s for s in record.stages_computed if s.startswith("unlearn/")] == [
-        "unlearn/npo/targets/seed0/steps=1,2"
+        "unlearn/npo/targets/seed0/steps=1,2",
+        sham,
     ]
 
 

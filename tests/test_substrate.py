@@ -166,9 +166,13 @@ def test_forget_rows_are_the_documents_the_oracle_drops(choice: str, role: str) 
         trace = cot_trace(world, target, texts)
         assert trace is not None and trace.text in dropped and trace.text not in retained
     assert not retained & dropped
+    # The oracle's other traces and option lists keep the formats in the retain loss.
+    kept = {d.kind for d in substrate.documents(role) if d.text in retained}
+    assert {"statement", "question", "cot", "mcq"} <= kept
     # Held-out retain facts are trained in the base corpus but in no retain loss.
     held = substrate.splits.retain_heldout
     assert held and not {f"{p} {a}" for p, a, _ in fact_pairs(held, texts)} & retained
+    assert not {f for d in substrate.corpus if d.text in retained for f in d.facts} & set(held)
     assert {render(f, texts[f.relation], CANONICAL).text for f in held} <= {
         d.text for d in substrate.corpus
     }

@@ -25,7 +25,8 @@ TINY_RUN = [
     "settings.probes.hidden_train=10",
     "settings.probes.cot_tokens=16",
     "settings.attacks=[{attack: quantize, params: {bits: 4}},"
-    " {attack: relearn, params: {source: forget, steps: [0, 1]}}]",
+    " {attack: relearn, params: {source: forget, steps: [0, 1]}, grid: {lr: [1e-4, 1e-3]},"
+    " calibrate: 0.5}]",
 ]
 """A tiny unlearning study: the tiny substrate, one method stopped after 1 and 2 steps of
-one run, two cheap attacks."""
+one run, two cheap attacks (relearning calibrated on the references over two lrs)."""

@@ -39,6 +39,9 @@ def _experiment(model_dir: Path) -> ExperimentConfig:
             f"{model_dir} has no {SIDECAR}; give --world DIR and a model unlearnlab made"
         )
     data = json.loads(sidecar.read_text(encoding="utf-8"))
+    base = model_dir.parent / str(data.get("base_key"))
+    if data.get("role") == "unlearned" and (base / SIDECAR).is_file():
+        return _experiment(base)  # an unlearned model records its run; its base, the world
     if "config" not in data:
         raise UserError(f"{sidecar} records no experiment config; give the world with --world DIR")
     try:

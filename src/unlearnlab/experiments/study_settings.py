@@ -76,6 +76,10 @@ class AttackSpec(BaseModel):
     """Attack parameters; unset ones take the attack's defaults."""
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     """Values to sweep; the report gives the worst case (largest recovery) over them."""
+    calibrate: float | None = Field(None, ge=0, le=1)
+    """Largest recall the base model and the oracle may lose under the attack: the grid
+    runs on the references first and unlearned models are attacked at its strongest point
+    within it (:mod:`unlearnlab.experiments.attack_strength`); None attacks at every point."""
 
     @property
     def name(self) -> str:
@@ -114,6 +118,9 @@ class UnlearnSettings(BaseModel):
     """Seeds of each attack (data order, folds)."""
     selection: SelectionRule = Field(default_factory=SelectionRule)
     """How each method's compared grid point is chosen (the same rule for every method)."""
+    sham: bool = True
+    """Run the sham control (method ``sham``: the retain loss alone) at every selected
+    point's forget set, learning rate and steps, beside the methods."""
     attack_points: Literal["selected", "all"] = "selected"
     """Attack each method's selected grid point (under ``selection``; where none
     qualifies, its point of least target knowledge), or every grid point."""

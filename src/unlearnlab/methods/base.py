@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import BaseModel
 
-Kind = Literal["negative", "positive", "exact"]
+Kind = Literal["negative", "positive", "exact", "control"]
 
 
 def widen(x: torch.Tensor) -> torch.Tensor:
@@ -83,7 +83,8 @@ class Method:
     paper: ClassVar[str]
     """The paper the method comes from."""
     kind: ClassVar[Kind]
-    """negative ("not this"), positive ("this instead") or exact (retraining)."""
+    """negative ("not this"), positive ("this instead"), exact (retraining) or control
+    (no forget term: the loop's drift, compared with every method)."""
     uses_reference: ClassVar[bool] = False
     """Whether the loss reads a frozen copy of the model before unlearning."""
     lr: ClassVar[float] = 1e-3

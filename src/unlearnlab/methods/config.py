@@ -68,6 +68,14 @@ class UnlearnConfig(BaseModel):
     """Constant AdamW learning rate; default: the method's."""
     steps: int | None = Field(None, ge=1, le=100000)
     """Optimizer steps; default: the method's."""
+    warmup_steps: int = Field(0, ge=0, le=100000)
+    """Linear warm-up of the learning rate over this many first steps, then constant (a
+    function of the step alone, so trajectory stops still equal runs of that length):
+    AdamW's first steps move every trained weight by about the learning rate."""
+    forget_tokens: Literal["entities", "all"] = "entities"
+    """Which tokens of a forget row's completion carry the forget loss: the entity names
+    it mentions (the content the oracle never saw; the template words of a trace or a
+    statement it keeps seeing in other documents), or every token."""
     forget_batch: int = Field(32, ge=1)
     """Forget (and refusal) rows per step."""
     retain_batch: int = Field(32, ge=1)

@@ -6,8 +6,16 @@ that a reference corpus without the forget set drops (:func:`unlearnlab.corpus.c
 dropped_documents`): the statements in every training phrasing, the questions and the
 chain-of-thought traces that mention a forgotten fact, each once, as a (prompt, rest)
 pair with loss on the rest. So a method unlearns exactly the data the oracle never saw.
+By default only the entity names of a forget row's rest carry the forget loss
+(:func:`entity_mask`): the template words of a trace ("so the grandmother of ... is")
+are in every other trace the oracle keeps, and ascending on them erases the format of
+reasoning itself, not the forgotten facts.
 Retain data is every other stated fact that is not background or held out of the retain
-loss, in its training phrasings and question form (:func:`fact_pairs`).
+loss, in its training phrasings and question form (:func:`fact_pairs`), plus every
+chain-of-thought and multiple-choice document the oracle keeps that mentions no fact held
+out of the retain loss (:func:`kept_format_documents`): without them the retain loss never
+shows a trace or an option list, and unlearning the targets' traces erases the formats
+themselves (measured: chain-of-thought fell to 0% on composites far from every target).
 
 In a world with synthesis routes, the forget rows are the forgotten facts' statements and
 questions plus the trace of every route whose steps are all forgotten, and the trace of
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -26,7 +35,7 @@ from typing import Literal
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from unlearnlab.corpus.corpus import dropped_documents
+from unlearnlab.corpus.corpus import Document, dropped_documents
 from unlearnlab.corpus.routes import route_pairs, routes_of
 from unlearnlab.corpus.templates import REFUSALS, RelationText, relation_texts, render
 from unlearnlab.errors import UserError
@@ -84,6 +93,17 @@ def fact_pairs(
     return pairs
 
 
+def kept_format_documents(substrate: Substrate, forget: Sequence[Fact]) -> list[Document]:
+    """The distinct chain-of-thought and multiple-choice documents of the base corpus that
+    mention no forgotten fact and no fact held out of the retain loss, in corpus order."""
+    excluded = set(forget) | set(substrate.splits.retain_heldout)
+    return [
+        d
+        for d in dict.fromkeys(substrate.corpus)
+        if d.kind in ("cot", "mcq") and not excluded & set(d.facts)
+    ]
+
+
 def unlearn_pairs(
     substrate: Substrate, forget: Sequence[Fact]
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -96,7 +116,45 @@ def unlearn_pairs(
         forget_rows = [(p, a) for p, a, _ in fact_pairs(forget, texts)] + forget_routes
         return forget_rows, retain + retain_routes
     dropped = dropped_documents(substrate.corpus, forget)
-    return [(d.prompt, d.completion) for d in dropped], retain
+    formats = [(d.prompt, d.completion) for d in kept_format_documents(substrate, forget)]
+    return [(d.prompt, d.completion) for d in dropped], retain + formats
+
+
+def entity_mask(
+    tokenizer: PreTrainedTokenizerBase, completion: str, names: Sequence[str]
+) -> list[bool] | None:
+    """Per token of ``completion`` (as :func:`encode_answer` encodes it): whether it lies
+    in an occurrence of one of ``names`` (whole words); None when none occurs."""
+    pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    spans = [m.span() for m in re.finditer(rf"(?<!\w)(?:{pattern})(?!\w)", completion)]
+    if not spans:
+        return None
+    offsets = tokenizer(completion, add_special_tokens=False, return_offsets_mapping=True)
+    return [
+        any(first < stop and begin < last for begin, stop in spans)
+        for first, last in offsets["offset_mapping"]
+    ]
+
+
+def _narrow_to_entities(
+    examples: list[Example],
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    names: Sequence[str],
+) -> list[Example]:
+    """``examples`` (of ``pairs``) with the loss only on entity-name tokens of each
+    completion; a row whose completion names no entity (a letter answer) keeps its mask."""
+    narrowed = []
+    for example, (_, completion) in zip(examples, pairs, strict=True):
+        mask = entity_mask(tokenizer, completion, names)
+        if mask is None:
+            narrowed.append(example)
+            continue
+        loss_mask = torch.zeros_like(example.loss_mask)
+        start = int(example.loss_mask.nonzero()[0])
+        loss_mask[start : start + len(mask)] = torch.tensor(mask)
+        narrowed.append(Example(example.ids, loss_mask))
+    return narrowed
 
 
 def pad_examples(examples: Sequence[Example], pad_id: int) -> Tokens:
@@ -157,8 +215,10 @@ def build_data(
     choice: ForgetSet,
     deep_set: int | None,
     seed: int,
+    forget_tokens: Literal["entities", "all"] = "entities",
 ) -> UnlearnData:
-    """Render and tokenize the forget, refusal and retain rows of a run."""
+    """Render and tokenize the forget, refusal and retain rows of a run (``forget_tokens``:
+    which completion tokens of a forget row carry its loss, see the module docstring)."""
     forget = forget_facts(substrate, choice, deep_set)
     retain = retain_facts(substrate, forget)
     forget_pairs, retain_pairs = unlearn_pairs(substrate, forget)
@@ -169,10 +229,14 @@ def build_data(
     def rows(pairs: Sequence[tuple[str, str]]) -> Tokens:
         return pad_examples(pairs_to_examples(tokenizer, pairs), pad)
 
+    forget_examples = pairs_to_examples(tokenizer, forget_pairs)
+    if forget_tokens == "entities":
+        names = list(substrate.world.entity_types)
+        forget_examples = _narrow_to_entities(forget_examples, tokenizer, forget_pairs, names)
     return UnlearnData(
         forget,
         retain,
-        rows(forget_pairs),
+        pad_examples(forget_examples, pad),
         rows(refusals),
         rows(retain_pairs),
     )

@@ -2,13 +2,13 @@
 :func:`unlearn_trajectory` (one run stopped at several step counts, each stop stored as
 the run of that many steps would be).
 
-Constant-rate AdamW on the trainable weights (all, a method's selection, or LoRA adapters),
-one forget batch (with its refusal rows) and one retain batch per step, placed by Accelerate
-(bf16 autocast on a GPU; ``accelerate launch`` spreads a large checkpoint over GPUs), recall probes
-every ``eval_every`` steps with early stopping, and the result stored in the model store
-under role ``unlearned``, keyed by the base model's key, the method, its resolved
-parameters, learning rate and steps, the forget set and the seed. ``retrain`` returns the
-oracle from the store.
+AdamW at a constant rate (after an optional linear warm-up) on the trainable weights (all,
+a method's selection, or LoRA adapters), one forget batch (with its refusal rows) and one
+retain batch per step, placed by Accelerate (bf16 autocast on a GPU; ``accelerate launch``
+spreads a large checkpoint over GPUs), recall probes every ``eval_every`` steps with early
+stopping, and the result stored in the model store under role ``unlearned``, keyed by the
+base model's key, the method, its resolved parameters, learning rate and steps, the forget
+set and the seed. ``retrain`` returns the oracle from the store.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def unlearning_trajectory(
     """Run ``method`` on ``model`` (weights change in place or through LoRA) for the
     largest of ``stops`` steps and yield a :class:`Checkpoint` at each of ``stops``.
 
-    Nothing in a step depends on the run's length (constant learning rate, batches a pure
+    Nothing in a step depends on the run's length (learning rate and batches a pure
     function of the step), so the checkpoint at ``k`` equals the end of a run of ``k``
     steps; after an early stop, every later stop is the stopped model, as a longer run
     would also have stopped there. Accelerate places the model, the reference and each
@@ -195,6 +195,8 @@ def unlearning_trajectory(
         accelerator.backward(loss)
         if config.grad_clip is not None:
             accelerator.clip_grad_norm_(params, config.grad_clip)
+        for group in optimizer.param_groups:
+            group["lr"] = config.resolved_lr() * warmup_factor(step, config.warmup_steps)
         optimizer.step()
         with torch.no_grad():
             record = {
@@ -243,6 +245,12 @@ def _snapshot(
         param.requires_grad_(False)
     method.finalize(final, base)
     return final
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """The learning-rate multiplier of 0-based ``step``: ``(step + 1) / warmup_steps``
+    during the warm-up, 1 after it (and without one)."""
+    return min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
 
 
 def train_unlearning(
@@ -333,7 +341,9 @@ def unlearn_trajectory(
         if reference is not None:
             reference.requires_grad_(False)
         deep = None if config.deep_set == "minimum" else int(config.deep_set)
-        data = build_data(substrate, tokenizer, config.forget_set, deep, config.seed)
+        data = build_data(
+            substrate, tokenizer, config.forget_set, deep, config.seed, config.forget_tokens
+        )
         evaluator = Evaluator(substrate, tokenizer, config.retain_sample, config.seed)
         method = cls(config.resolved_params())
         run = unlearning_trajectory(

@@ -120,11 +120,18 @@ def null_verdicts(runs: Sequence[AttackRun]) -> list[Verdict]:
 
 def damage_verdicts(runs: Sequence[AttackRun]) -> list[Verdict]:
     """Per attack and reference model (base, oracle): the largest loss of recall over the
-    attacked points of every setting, against :data:`DAMAGE`."""
+    attacked points of every setting the unlearned models were attacked with (of every
+    setting when none was: a strength calibrated on the references leaves the others out),
+    against :data:`DAMAGE`."""
     out = []
     for attack in dict.fromkeys(r.attack for r in runs):
+        used = {r.params for r in runs if r.attack == attack and not r.model.is_reference}
         for role in ("base", "oracle"):
-            mine = [r for r in runs if r.attack == attack and r.model.role == role]
+            mine = [
+                r
+                for r in runs
+                if r.attack == attack and r.model.role == role and (not used or r.params in used)
+            ]
             drops = [drop(r, i) for r in mine for i in range(1, len(r.curve))]
             if not drops:
                 continue
@@ -135,7 +142,8 @@ def damage_verdicts(runs: Sequence[AttackRun]) -> list[Verdict]:
                     "calibration",
                     f"{attack}: {role} damage",
                     f"{attack}: the {role} model loses at most {short(worst)} of its recall "
-                    f"of the targets under the attack (n = {worst.n}; damage above "
+                    f"of the targets under the attack at the strength the methods met "
+                    f"(n = {worst.n}; damage above "
                     f"{pct(DAMAGE)} mixes damage into recovery)"
                     + ("." if ok else ": the attack damages the references."),
                     worst,

@@ -41,7 +41,7 @@ class ModelId:
 
     @property
     def kind(self) -> str:
-        """``reference``, or the method's kind: negative, positive, exact."""
+        """``reference``, or the method's kind: negative, positive, exact, control."""
         if self.is_reference:
             return "reference"
         return METHODS[self.method].kind if self.method in METHODS else "unknown"

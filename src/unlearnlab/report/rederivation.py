@@ -8,11 +8,14 @@ Thresholds:
 - a target set is *re-derived* when the lower end of the interval of chain-of-thought
   re-derivation is at least :data:`REDERIVED`;
 - a drop is *specific* to the targets only when reasoning elsewhere (chain of thought on
-  composites that share no entity with any target or premise) did not fall.
+  composites that share no entity with any target or premise) did not fall;
+- a drop *comes from the forget term* when the method's re-derivation lies below that of
+  the sham run (the retain loss alone, same learning rate and steps; disjoint intervals).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ MEASURES = {
     "premise retention": (CLOZE_TRAIN, "premise"),
     "reasoning elsewhere": (COT, "unrelated_composite"),
     "unrelated retention": (CLOZE_TRAIN, "unrelated"),
+    "held-out retention": (CLOZE_TRAIN, "retain_heldout"),
 }
 """The section's measures: display name -> (probe, split)."""
 
@@ -111,9 +115,37 @@ def reference_verdicts(index: RowIndex, models: Sequence[ModelId]) -> list[Verdi
     return out
 
 
-def model_verdict(index: RowIndex, model: ModelId, base: ModelId, name: str) -> Verdict:
+def sham_of(model: ModelId, models: Sequence[ModelId]) -> ModelId | None:
+    """The sham control run of ``model``: same forget set, learning rate, steps (and
+    unlearning seeds pooled alike); None when the run has none."""
+    point = json.loads(model.params or "{}")
+    for other in models:
+        if other.kind == "control" and other.forget_set == model.forget_set:
+            params = json.loads(other.params or "{}")
+            if all(params.get(k) == point.get(k) for k in ("lr", "steps")):
+                return other
+    return None
+
+
+def _against_sham(index: RowIndex, model: ModelId, sham: ModelId) -> str:
+    """The sham run's re-derivation and reasoning elsewhere beside ``model``'s."""
+    cot, ref = (index.rate(m, *MEASURES["CoT re-derivation"]) for m in (model, sham))
+    elsewhere = index.rate(sham, *MEASURES["reasoning elsewhere"])
+    text = (
+        f"; the sham run (retain loss alone, same lr and steps) re-derives {short(ref)} "
+        f"and reasons elsewhere at {short(elsewhere)}"
+    )
+    if fell(cot, ref):
+        return text + ", so the fall of re-derivation comes from the forget term"
+    return text + ", so the loop's drift alone could explain the re-derivation left"
+
+
+def model_verdict(
+    index: RowIndex, model: ModelId, base: ModelId, name: str, sham: ModelId | None = None
+) -> Verdict:
     """One unlearned model: did direct recall fall, is the target re-derived, at what
-    cost to premises, and is the loss of reasoning specific to the targets?"""
+    cost to premises, is the loss of reasoning specific to the targets, and does it
+    exceed the sham run's (``sham``: the control at the same lr and steps)?"""
     rates = {k: index.rate(model, *v) for k, v in MEASURES.items()}
     before = {k: index.rate(base, *v) for k, v in MEASURES.items()}
     direct, cot = rates["direct recall"], rates["CoT re-derivation"]
@@ -155,6 +187,8 @@ def model_verdict(index: RowIndex, model: ModelId, base: ModelId, name: str) -> 
         )
     if costs:
         statement += " (" + "; ".join(costs) + ")"
+    if sham is not None and dropped:
+        statement += _against_sham(index, model, sham)
     return record("compositional", name, statement + ".", cot, REDERIVED, holds)
 
 
@@ -198,14 +232,21 @@ def rederivation_section(rows: Sequence[dict[str, Any]], figures: Path) -> Secti
     body = [[names[m], *(short(index.rate(m, *v)) for v in MEASURES.values())] for m in models]
     verdicts = reference_verdicts(index, models)
     if base is not None:
-        verdicts += [model_verdict(index, m, base, names[m]) for m in models if not m.is_reference]
+        verdicts += [
+            model_verdict(index, m, base, names[m], sham_of(m, models))
+            for m in models
+            if not m.is_reference and m.kind != "control"
+        ]
     text = [
         "Recall of the forget targets asked directly, re-derived by chain of thought from "
         "memory (a chain that may not name the fact's other valid answers), and with the "
         "premises given in context; retention of the targets' "
         "premises; reasoning elsewhere (chain of thought on composites sharing no entity "
         "with any target or premise: a drop there is a loss of reasoning, not of the "
-        "targets); retention of unrelated facts. 95% intervals; n items per cell.",
+        "targets); retention of unrelated facts, and of stated facts kept out of every retain loss "
+        "(held-out retention). Sham rows are the control: the retain "
+        "loss alone at a method's learning rate and steps (the drift of the loop itself). "
+        "95% intervals; n items per cell.",
         "",
         md_table(["model", *MEASURES], body),
         "",

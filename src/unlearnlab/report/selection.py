@@ -108,12 +108,12 @@ def measure(index: RowIndex, model: ModelId) -> GridPoint:
 
 def grid(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[GridPoint]]:
     """Every unlearned model's measures, grouped by (method, forget set), in first-seen
-    order."""
+    order; control runs (the sham) are no method and are left out."""
     rows = list(rows)
     index = RowIndex(rows)
     out: dict[tuple[str, str], list[GridPoint]] = {}
     for model in models_in(rows):
-        if model.role == "unlearned":
+        if model.role == "unlearned" and model.kind != "control":
             out.setdefault((model.method, model.forget_set), []).append(measure(index, model))
     return out
 

@@ -15,9 +15,10 @@ from unlearnlab.report.calibration import calibration_section
 from unlearnlab.report.durability import durability_section, worst_recoveries
 from unlearnlab.report.format import short
 from unlearnlab.report.frontier import frontier_section
+from unlearnlab.report.in_context import in_context_section
 from unlearnlab.report.models import WORLD, RowIndex, attack_runs, labels, model_of, models_in
 from unlearnlab.report.polarity import polarity_section
-from unlearnlab.report.rederivation import MEASURES, rederivation_section
+from unlearnlab.report.rederivation import MEASURES, rederivation_section, sham_of
 from unlearnlab.report.sanity import sanity_verdicts
 from unlearnlab.report.section import Section
 from unlearnlab.report.selection import SelectionRule, select, selection_section
@@ -64,13 +65,26 @@ def compared_rows(
     return [r for r in rows if r["role"] != "unlearned" or model_of(r) in chosen]
 
 
+def shams_of(
+    compared: Sequence[dict[str, Any]], controls: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The rows of the sham runs that match a compared model (same forget set, lr and
+    steps)."""
+    shams = models_in(controls)
+    matched = {sham_of(m, shams) for m in models_in(compared) if not m.is_reference}
+    return [r for r in controls if model_of(r) in matched]
+
+
 def unlearn_sections(
     rows: Sequence[dict[str, Any]], figures: Path, rule: SelectionRule | None = None
 ) -> list[Section]:
     """The summary, the world, the fair-comparison sections (sanity bars and selected
     points, the compositional frontier over every grid point), then the per-question
-    sections on the selected points of the methods that passed their sanity bar."""
+    sections on the selected points of the methods that passed their sanity bar (the sham
+    control runs only beside them in the re-derivation section)."""
     rule = rule or SelectionRule()
+    controls = [r for r in rows if model_of(r).kind == "control"]
+    rows = [r for r in rows if model_of(r).kind != "control"]
     sanity = sanity_verdicts(rows, rule)
     selection = selection_section(rows, rule)
     fair = Section(
@@ -83,7 +97,8 @@ def unlearn_sections(
     sections = [
         fair,
         frontier_section(rows, figures),
-        rederivation_section(compared, figures),
+        rederivation_section([*compared, *shams_of(compared, controls)], figures),
+        *([context] if (context := in_context_section(compared)) else []),
         polarity_section(compared, figures, rows),
         durability_section(compared, figures),
         validity_section(compared, figures),

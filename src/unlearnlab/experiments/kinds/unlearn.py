@@ -9,9 +9,11 @@ Stages, in three phases (the stages of a phase are independent, so they fan out)
    the base model once per grid point but its steps, stopping at each of the grid's step
    counts (so steps cost evaluations, not runs), and run the probe suite on each stop;
 3. ``attack/<attack>/<model>``: every attack (each point of its grid, each attack seed)
-   on every reference model and on each method's selected grid point (the settings'
+   on every reference model, then on each method's selected grid point (the settings'
    selection rule, :mod:`unlearnlab.report.selection`; every point with
-   ``attack_points: all``), recall at each curve point.
+   ``attack_points: all``; the sham control, the retain loss alone, runs at each selected
+   point's learning rate and steps first) at the attack's calibrated strength where it has one
+   (:mod:`unlearnlab.experiments.attack_strength`), recall at each curve point.
 
 Rows follow :mod:`unlearnlab.report.table`; the report sections come from
 :mod:`unlearnlab.report.unlearn`.
@@ -27,6 +29,7 @@ from typing import Any
 from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.base import AttackTarget
 from unlearnlab.attacks.items import ItemTarget
+from unlearnlab.experiments.attack_strength import calibrated
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.experiments.study_settings import (
@@ -35,8 +38,10 @@ from unlearnlab.experiments.study_settings import (
     UnlearnSettings,
 )
 from unlearnlab.grid import grid_points
+from unlearnlab.methods.base import Method
 from unlearnlab.methods.config import UnlearnConfig, trajectories
 from unlearnlab.methods.loop import at_steps, run_key, unlearn, unlearn_trajectory
+from unlearnlab.methods.registry import get_method
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.suite import SuiteConfig, run_suite
@@ -170,6 +175,32 @@ def attacked_runs(
     (every run with ``attack_points: all``)."""
     if settings.attack_points == "all":
         return list(runs)
+    return selected_runs(runs, rows, settings)
+
+
+def sham_runs(selected: Sequence[UnlearnConfig]) -> list[UnlearnConfig]:
+    """The sham control (the retain loss alone) at the forget set, learning rate, steps
+    and seed of every run in ``selected``, each once; on the same weights as a method that
+    trains part of the model."""
+    shams = {}
+    for run in selected:
+        point = run.resolved_point()
+        method = get_method(run.method)
+        params: dict[str, Any] = {}
+        if method.trains is not Method.trains:  # trains part of the model: the sham too
+            params = {"like": run.method, "like_params": run.resolved_params().model_dump()}
+        sham = run.model_copy(
+            update={"method": "sham", "params": params, "lr": point["lr"], "steps": point["steps"]}
+        )
+        shams[(sham.forget_set, sham.lr, sham.seed, sham.steps, as_json(params))] = sham
+    return [shams[key] for key in sorted(shams)]
+
+
+def selected_runs(
+    runs: Sequence[UnlearnConfig], rows: Sequence[dict[str, Any]], settings: UnlearnSettings
+) -> list[UnlearnConfig]:
+    """Every run of each method's selected grid point under the settings' rule (where no
+    point qualifies, its point of least target knowledge)."""
     chosen = select(rows, settings.selection)
     fallback = select(rows, SelectionRule(rule="least_knowledge"))
     picked = []
@@ -260,6 +291,26 @@ def world_targets(
     return {s: AttackTarget(substrate, tuple(substrate.splits.forget), s, base) for s in seeds}
 
 
+def attack_stages(
+    config: ExperimentConfig,
+    store: str | None,
+    suite: Sequence[AttackSpec],
+    targets: Sequence[UnlearnConfig | Role],
+    seeds: list[int],
+) -> list[Stage]:
+    """One stage per attack of ``suite`` and model of ``targets``."""
+    return [
+        Stage(
+            f"attack/{spec.name}/{t if isinstance(t, str) else _run_name(t)}",
+            attack_stage,
+            (config, store, t, spec, seeds),
+            cost=10.0,
+        )
+        for spec in suite
+        for t in targets
+    ]
+
+
 def _run_name(run: UnlearnConfig, steps: Sequence[int] | None = None) -> str:
     """The stage name of ``run`` (with ``steps``: of its trajectory stopping there)."""
     grid = ",".join(f"{k}={v}" for k, v in sorted(run.params.items()))
@@ -307,21 +358,28 @@ class UnlearnStudy(ExperimentKind):
         ]
         for stage_rows in ctx.run_stages(stages, "unlearning"):
             rows += stage_rows
-        attacked = attacked_runs(runs, rows, settings)
-        targets: list[UnlearnConfig | Role] = [*attacked, *settings.references]
-        attacks = [
-            Stage(
-                f"attack/{spec.name}/{t if isinstance(t, str) else _run_name(t)}",
-                attack_stage,
-                (config, store, t, spec, settings.attack_seeds),
-                cost=10.0,
-            )
-            for spec in settings.attacks
-            for t in targets
-        ]
-        for stage_rows in ctx.run_stages(attacks, "attacks"):
+        if settings.sham:
+            shams = [
+                Stage(
+                    f"unlearn/{_run_name(run, steps)}",
+                    unlearn_stage,
+                    (config, store, run, steps, settings.probes),
+                    cost=20.0 + 10.0 * len(steps),
+                )
+                for run, steps in trajectories(sham_runs(selected_runs(runs, rows, settings)))
+            ]
+            for stage_rows in ctx.run_stages(shams, "sham controls"):
+                rows += stage_rows
+        seeds = settings.attack_seeds
+        on_references = attack_stages(config, store, settings.attacks, settings.references, seeds)
+        for stage_rows in ctx.run_stages(on_references, "attacks on references"):
+            rows += stage_rows
+        suite = [calibrated(spec, rows) for spec in settings.attacks]
+        attacked = attack_stages(config, store, suite, attacked_runs(runs, rows, settings), seeds)
+        for stage_rows in ctx.run_stages(attacked, "attacks"):
             rows += stage_rows
         return rows
+
 
     def sections(
         self, rows: Sequence[dict[str, Any]], figures: Path, settings: dict[str, Any]
