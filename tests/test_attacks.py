@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tiny import TINY
 from unlearnlab.attacks import ATTACKS, AttackTarget, CurvePoint, attack_create, quantize
+from unlearnlab.attacks.base import kfold
 from unlearnlab.attacks.quantize import quantize_rtn
 from unlearnlab.attacks.recovery import (
     StepsInterval,
@@ -26,7 +27,6 @@ from unlearnlab.attacks.recovery import (
     summarize,
     worst_case,
 )
-from unlearnlab.attacks.relearn import kfold
 from unlearnlab.attacks.results import CURVE_SCHEMA
 from unlearnlab.attacks.run import ROLES, attack_grid, attack_models
 from unlearnlab.cli import main

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from unlearnlab.attacks.relearn import kfold
+from unlearnlab.attacks.base import kfold
 from unlearnlab.corpus.corpus import CorpusConfig, build_corpus, cot_trace, mcq_facts
 from unlearnlab.corpus.splits import SplitConfig, Splits, make_splits
 from unlearnlab.corpus.templates import (

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import copy
 import itertools
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 from pydantic import BaseModel
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from unlearnlab.errors import UserError
 from unlearnlab.methods.base import Tokens
 from unlearnlab.methods.data import fact_pairs, pad_examples
 from unlearnlab.models.data import pairs_to_examples
@@ -46,20 +48,26 @@ Curve = list[CurvePoint]
 """A recovery curve: points in increasing step order."""
 
 
-class Workbench:
-    """What repeated attack runs on the same models share, each a pure function of its key:
-    every model loaded once (attacks get a fresh copy to change), every tokenizer loaded
-    once, every set of recall queries and training rows tokenized once, and the recall of
-    every untouched model measured once (the step 0 of every attack that starts there)."""
+class Queries(Protocol):
+    """Measurement queries tokenized once for one model's tokenizer: recall queries of
+    world facts, or benchmark item queries (:mod:`unlearnlab.attacks.items`)."""
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.index = QueryIndex.build(world)
+    def records(self, model: PreTrainedModel) -> list[dict[str, Any]]:
+        """One record per measured item (``fact``, ``template``, ``correct``, ...)."""
+        ...
+
+
+class ModelBench(ABC):
+    """What repeated attack runs on the same models share: every model loaded once
+    (attacks get a fresh copy to change), every tokenizer loaded once, and the records
+    of every untouched model measured once (the step 0 of every attack that starts
+    there). Subclasses say what is measured (:meth:`queries`) and trained on
+    (:meth:`rows`)."""
+
+    def __init__(self) -> None:
         self._models: dict[Path, PreTrainedModel] = {}
         self._tokenizers: dict[Path, PreTrainedTokenizerBase] = {}
-        self._queries: dict[tuple[Path, tuple[Fact, ...]], RecallQueries] = {}
-        self._untouched: dict[tuple[Path, tuple[Fact, ...]], list[dict[str, Any]]] = {}
-        self._rows: dict[tuple[Path, tuple[Fact, ...]], Tokens] = {}
+        self._untouched: dict[tuple[Path, tuple[Any, ...]], list[dict[str, Any]]] = {}
 
     def model(self, path: Path) -> PreTrainedModel:
         """A fresh copy of the model in ``path`` (loaded from disk the first time)."""
@@ -73,6 +81,33 @@ class Workbench:
             self._tokenizers[path] = load_tokenizer(path)
         return self._tokenizers[path]
 
+    @abstractmethod
+    def queries(self, path: Path, measured: Sequence[Any]) -> Queries:
+        """The queries measuring ``measured``, tokenized for the model in ``path``."""
+
+    @abstractmethod
+    def rows(self, path: Path, trained: Sequence[Any]) -> Tokens:
+        """Training rows of ``trained`` (loss on the answers), tokenized for ``path``."""
+
+    def untouched(self, path: Path, measured: Sequence[Any]) -> list[dict[str, Any]]:
+        """Records of ``measured`` on the model in ``path`` as stored."""
+        key = (path, tuple(measured))
+        if key not in self._untouched:
+            self._untouched[key] = measure(self.model(path), self.queries(path, measured))
+        return self._untouched[key]
+
+
+class Workbench(ModelBench):
+    """The bench of a world's facts: recall queries in the facts' training phrasings,
+    each set tokenized once, and training rows of facts."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self.world = world
+        self.index = QueryIndex.build(world)
+        self._queries: dict[tuple[Path, tuple[Fact, ...]], RecallQueries] = {}
+        self._rows: dict[tuple[Path, tuple[Fact, ...]], Tokens] = {}
+
     def queries(self, path: Path, facts: Sequence[Fact]) -> RecallQueries:
         """Recall queries of ``facts`` in their training phrasings, tokenized for ``path``."""
         key = (path, tuple(facts))
@@ -85,13 +120,6 @@ class Workbench:
                 index=self.index,
             )
         return self._queries[key]
-
-    def untouched(self, path: Path, facts: Sequence[Fact]) -> list[dict[str, Any]]:
-        """Recall records of ``facts`` on the model in ``path`` as stored."""
-        key = (path, tuple(facts))
-        if key not in self._untouched:
-            self._untouched[key] = measure(self.model(path), self.queries(path, facts))
-        return self._untouched[key]
 
     def rows(self, path: Path, facts: Sequence[Fact]) -> Tokens:
         """Training rows of ``facts`` (every training phrasing and the question, loss on
@@ -124,6 +152,24 @@ class AttackTarget:
         """Loaded models and tokenized queries shared by the attacks run on this target."""
         return Workbench(self.substrate.world)
 
+    def source(self, name: str) -> tuple[Fact, ...]:
+        """The facts of data source ``name`` (``retain``, ``unrelated``): the split of
+        that name."""
+        return tuple(getattr(self.substrate.splits, name))
+
+    def folds(self, k: int) -> list[tuple[Fact, ...]]:
+        """The measured facts dealt into ``k`` seeded folds (:func:`kfold`)."""
+        return kfold(self.facts, k, self.seed)
+
+
+def kfold(facts: Sequence[Any], k: int, seed: int) -> list[tuple[Any, ...]]:
+    """``facts`` shuffled with ``seed`` and dealt into ``k`` disjoint, non-empty folds."""
+    if len(facts) < k:
+        raise UserError(f"{k} folds need at least {k} measured facts, got {len(facts)}")
+    order = list(facts)
+    random.Random(f"unlearnlab-folds:{seed}").shuffle(order)
+    return [tuple(order[i::k]) for i in range(k)]
+
 
 def check_schedule(points: tuple[int, ...]) -> tuple[int, ...]:
     """``points`` if they start at 0 and strictly increase (a params validator's check);
@@ -133,7 +179,7 @@ def check_schedule(points: tuple[int, ...]) -> tuple[int, ...]:
     return points
 
 
-def measure(model: torch.nn.Module, queries: RecallQueries) -> list[dict[str, Any]]:
+def measure(model: torch.nn.Module, queries: Queries) -> list[dict[str, Any]]:
     """Recall records of ``queries`` (filtered top-1 ranking), with the model in eval mode
     and its previous mode restored afterwards."""
     was_training = model.training
@@ -150,6 +196,9 @@ class Attack(ABC):
     """Registered name (set by ``@attack``)."""
     Params: ClassVar[type[BaseModel]] = BaseModel
     """The attack's typed parameters (``extra="forbid"``)."""
+    on_items: ClassVar[bool] = False
+    """Whether it also attacks benchmark items (:class:`unlearnlab.attacks.items.ItemTarget`,
+    what ``unlearnlab audit`` attacks), not only a world's facts."""
 
     def __init__(self, params: BaseModel) -> None:
         self.params = params

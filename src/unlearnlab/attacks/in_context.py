@@ -26,10 +26,10 @@ from unlearnlab.attacks.base import (
     Curve,
     CurvePoint,
     check_schedule,
+    kfold,
     measure,
 )
 from unlearnlab.attacks.registry import attack
-from unlearnlab.attacks.relearn import kfold
 from unlearnlab.corpus.templates import render
 from unlearnlab.errors import UserError
 from unlearnlab.probes.knowledge import QueryIndex, RecallQueries

@@ -34,8 +34,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearnlab.attacks.base import AttackTarget, Curve, check_schedule
-from unlearnlab.attacks.relearn import kfold
+from unlearnlab.attacks.base import AttackTarget, Curve, check_schedule, kfold
 from unlearnlab.corpus.templates import render
 from unlearnlab.errors import UserError
 from unlearnlab.models.data import encode_answer, encode_prompt

@@ -106,6 +106,7 @@ class Quantize(Attack):
     (quantized)."""
 
     Params = QuantizeParams
+    on_items = True
 
     def run(self, model_dir: Path, target: AttackTarget) -> Curve:
         """Recall of ``target.facts`` before and after quantizing the model."""

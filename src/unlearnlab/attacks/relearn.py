@@ -8,11 +8,14 @@ are every training phrasing and the question form of each fact, with loss on the
 (:func:`unlearnlab.methods.data.fact_pairs`); plain constant-rate AdamW on every weight
 (``adapter: full``) or on LoRA adapters only (``adapter: lora``, Hu et al. 2021, "LoRA:
 Low-Rank Adaptation of Large Language Models"), as the unlearning loop builds them.
+
+On benchmark items (:class:`~unlearnlab.attacks.items.ItemTarget`, ``unlearnlab audit``)
+the target gives the folds (the items' own, as RTT's, when they have them), ``retain`` is
+the retain items, and the rows are (prompt, answer) pairs of items.
 """
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -71,39 +74,26 @@ class RelearnParams(BaseModel):
         return self
 
 
-def kfold(facts: Sequence[Fact], k: int, seed: int) -> list[tuple[Fact, ...]]:
-    """``facts`` shuffled with ``seed`` and dealt into ``k`` disjoint, non-empty folds."""
-    if len(facts) < k:
-        raise UserError(f"{k} folds need at least {k} measured facts, got {len(facts)}")
-    order = list(facts)
-    random.Random(f"unlearnlab-folds:{seed}").shuffle(order)
-    return [tuple(order[i::k]) for i in range(k)]
-
-
 @attack("relearn")
 class Relearn(Attack):
     """Full fine-tuning on a data source; recall measured at the configured steps."""
 
     Params = RelearnParams
+    on_items = True
 
     def run(self, model_dir: Path, target: AttackTarget) -> Curve:
         """The curve of ``target.facts``; with folds, each point merges the folds' records
         (every fact measured in the fold that left it out), in ``target.facts`` order."""
         params: RelearnParams = self.params  # type: ignore[assignment]
-        splits = target.substrate.splits
         if params.source == "forget_folds":
-            folds = kfold(target.facts, params.folds, target.seed)
+            folds = target.folds(params.folds)
             runs = [
                 ([f for j, other in enumerate(folds) if j != i for f in other], fold)
                 for i, fold in enumerate(folds)
             ]
         else:
-            sources = {
-                "forget": target.facts,
-                "retain": splits.retain,
-                "unrelated": splits.unrelated,
-            }
-            runs = [(list(sources[params.source]), target.facts)]
+            source = target.facts if params.source == "forget" else target.source(params.source)
+            runs = [(list(source), target.facts)]
         by_fact: list[dict[str, list[dict[str, Any]]]] = [defaultdict(list) for _ in params.steps]
         for train_facts, measured in runs:
             curve = self._train(model_dir, target, train_facts, measured)

@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from unlearnlab import __version__
 from unlearnlab.cli.attack import attack_command
+from unlearnlab.cli.audit import audit_command
 from unlearnlab.cli.listing import app as list_app
 from unlearnlab.cli.models import app as models_app
 from unlearnlab.cli.probe import probe_command
@@ -42,6 +43,7 @@ app.command("train")(train_command)
 app.command("probe")(probe_command)
 app.command("unlearn")(unlearn_command)
 app.command("attack")(attack_command)
+app.command("audit")(audit_command)
 app.add_typer(models_app, name="models")
 app.add_typer(list_app, name="list")
 

@@ -18,7 +18,10 @@ from unlearnlab.errors import UserError
 if TYPE_CHECKING:
     from unlearnlab.models.store import ModelStore, StoreEntry
 
-app = typer.Typer(help="The model store: list, show and prune cached models.", no_args_is_help=True)
+app = typer.Typer(
+    help="The model store (list, show, prune) and model import (import-gguf).",
+    no_args_is_help=True,
+)
 console = Console()
 ROLES = ("base", "oracle", "deep_oracle", "unlearned", "attacked")
 
@@ -94,3 +97,15 @@ def prune(
         typer.echo(json.dumps({"removed": removed}, indent=2))
     else:
         console.print(f"removed {len(removed)} model(s)")
+
+
+@app.command("import-gguf")
+def import_gguf_command(
+    file: Path = typer.Argument(..., help="A GGUF file (llama.cpp's format)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write the Hugging Face model into."),
+) -> None:
+    """Convert a GGUF file into a Hugging Face model folder (safetensors, tokenizer)."""
+    from unlearnlab.models.gguf import import_gguf
+
+    path = import_gguf(file, out)
+    console.print(f"wrote [bold]{escape(str(path))}[/]")

@@ -11,8 +11,9 @@ headline table and the report's path.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
@@ -51,10 +52,7 @@ def run(
     """Run an experiment end to end and write its report."""
     from unlearnlab.experiments.config import load_config
     from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
-    from unlearnlab.experiments.stages import RunContext
     from unlearnlab.report.record import RunRecord, git_state, now, package_versions
-    from unlearnlab.report.table import write_results
-    from unlearnlab.report.writer import write_report
 
     if model is not None:
         overrides = [*overrides, f"settings.model={model.resolve()}"]
@@ -72,14 +70,37 @@ def run(
         git=git_state(),
         packages=package_versions(),
     )
+    console.print(f"[bold]{escape(run_id)}[/]: kind {config.kind}, writing {escape(str(run_dir))}")
+    execute(
+        record, run_dir, lambda ctx: kind.run(config, ctx), store=store, ray_address=ray_address
+    )
+
+
+def execute(
+    record: RunRecord,
+    run_dir: Path,
+    work: Callable[[RunContext], list[dict[str, Any]]],
+    *,
+    store: Path | None = None,
+    ray_address: str | None = None,
+    headline: bool = True,
+) -> list[dict[str, Any]]:
+    """Run ``work`` in ``run_dir`` and write what every run writes: ``config.yaml``,
+    ``run.json`` (kept up to date, also when the work fails or is interrupted),
+    ``results.parquet`` and the report of the record's kind; print the kind's headline
+    table (unless ``headline`` is False) and the report's path. Returns the rows."""
+    from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
+    from unlearnlab.experiments.stages import RunContext
+    from unlearnlab.report.table import write_results
+    from unlearnlab.report.writer import write_report
+
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "config.yaml", yaml.safe_dump(record.config, sort_keys=False))
     record.save(run_dir)
     ctx = RunContext(run_dir, store_root=store, ray_address=ray_address, console=console)
     began = time.perf_counter()
-    console.print(f"[bold]{escape(run_id)}[/]: kind {config.kind}, writing {escape(str(run_dir))}")
     try:
-        rows = kind.run(config, ctx)
+        rows = work(ctx)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
         _finish(record, ctx, began, "interrupted" if interrupted else "failed", exc)
@@ -91,11 +112,14 @@ def run(
     _finish(record, ctx, began, "complete", None)
     record.save(run_dir)
     path = write_report(record, rows, run_dir)
-    _print_headline(kind.headline(rows), config.name)
+    if headline:
+        kind = EXPERIMENT_KINDS.lookup(record.config.get("kind", "unlearn"))()
+        _print_headline(kind.headline(rows), record.config["name"])
     console.print(
         f"{len(ctx.computed)} stages computed, {len(ctx.loaded)} reused, "
         f"{record.seconds:.0f} s. report: [bold]{escape(str(path))}[/]"
     )
+    return rows
 
 
 def _finish(

@@ -23,6 +23,7 @@ from unlearnlab.experiments.kinds.unlearn import (
     reference_stage,
     substrate_of,
     suite_rows,
+    world_targets,
 )
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.experiments.study_settings import AttackSpec
@@ -99,7 +100,8 @@ def own_attack_stage(
     substrate = substrate_of(config)
     base = train_reference_model(substrate, "base", ModelStore(store_root), show_progress=False)
     columns = _own_columns(config, settings)
-    return attack_rows(settings.model, substrate, spec, settings.attack_seeds, columns, base)
+    targets = world_targets(substrate, settings.attack_seeds, base)
+    return attack_rows(settings.model, targets, spec, columns)
 
 
 @experiment_kind("durability")

@@ -28,6 +28,7 @@ from typing import Any
 
 from unlearnlab.attacks import attack_create
 from unlearnlab.attacks.base import AttackTarget
+from unlearnlab.attacks.items import ItemTarget
 from unlearnlab.experiments.attack_strength import calibrated
 from unlearnlab.experiments.kinds.base import ExperimentKind, experiment_kind
 from unlearnlab.experiments.selected_points import attacked_runs, selected_runs, sham_runs
@@ -180,20 +181,17 @@ def unlearn_stage(
 
 def attack_rows(
     path: Path,
-    substrate: Substrate,
+    targets: dict[int, AttackTarget | ItemTarget],
     spec: AttackSpec,
-    seeds: Sequence[int],
     columns: dict[str, Any],
-    base: Path,
 ) -> list[dict[str, Any]]:
-    """Every grid point and seed of attack ``spec`` on the model in ``path`` (``base``:
-    the base model's folder, for attacks that compare with it): recall of the forget
-    targets at each curve point, as results rows with ``columns`` set."""
+    """Every grid point of attack ``spec``, with each seed's target of ``targets``, on the
+    model in ``path``: the records at each curve point, as results rows with ``columns``
+    set."""
     rows = []
-    targets = {s: AttackTarget(substrate, tuple(substrate.splits.forget), s, base) for s in seeds}
-    for point, seed in itertools.product(grid_points(spec.grid), seeds):
+    for point, (seed, target) in itertools.product(grid_points(spec.grid), targets.items()):
         attack = attack_create(spec.attack, **{**spec.params, **point})
-        curve = attack.run(path, targets[seed])
+        curve = attack.run(path, target)  # type: ignore[arg-type]
         for curve_point in curve:
             records = [
                 {
@@ -249,7 +247,15 @@ def attack_stage(
         path = train_reference_model(substrate, model, store, show_progress=False)
         columns = reference_columns(config, substrate, model)
     base = train_reference_model(substrate, "base", store, show_progress=False)
-    return attack_rows(path, substrate, spec, seeds, columns, base)
+    return attack_rows(path, world_targets(substrate, seeds, base), spec, columns)
+
+
+def world_targets(
+    substrate: Substrate, seeds: Sequence[int], base: Path
+) -> dict[int, AttackTarget]:
+    """The attack target of each seed: ``substrate``'s forget targets, ``base`` the base
+    model's folder (for attacks that compare a model with it)."""
+    return {s: AttackTarget(substrate, tuple(substrate.splits.forget), s, base) for s in seeds}
 
 
 def attack_stages(
