@@ -8,6 +8,7 @@ import pytest
 
 from unlearnlab.probes.stats import Rate
 from unlearnlab.report.format import md_table, pct, points, short, with_n
+from unlearnlab.report.summary import summary_section
 from unlearnlab.report.verdicts import Verdict, read_verdicts, too_few, write_verdicts
 
 
@@ -41,3 +42,12 @@ def test_formatting():
     rate = Rate(0.5, 0.25, 0.75, 20)
     assert short(rate) == "50% [25, 75]" and with_n(rate) == "50% [25, 75], n = 20"
     assert short(None) == "n/a"
+
+
+def test_the_summary_tells_undecided_durability_from_not_forgotten() -> None:
+    undecided = Verdict("durability", "npo / relearn", "s", 0.04, (0.0, 0.3), 20, 0.1, None)
+    unforgotten = Verdict("durability", "idk / relearn", "s", float("nan"), None, 20, 0.1, None)
+    few = Verdict("durability", "ga / relearn", "s", 0.0, (0.0, 0.5), 4, 0.1, None)
+    text = summary_section([undecided, unforgotten, few]).markdown
+    assert "half-widths up to 15%): npo / relearn." in text
+    assert "not judged: idk / relearn, ga / relearn." in text

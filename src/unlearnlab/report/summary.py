@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from unlearnlab.report.section import Section
-from unlearnlab.report.verdicts import Verdict
+from unlearnlab.report.verdicts import MIN_N, Verdict
 
 QUESTIONS = {
     "sanity": "Did every method do what it is supposed to do?",
@@ -32,10 +32,14 @@ def _paragraph(claim: str, verdicts: Sequence[Verdict]) -> str:
     if claim in ("compositional", "polarity"):
         return " ".join(v.statement for v in verdicts)
     if claim == "durability":
+        judged = [v for v in open_ if v.value == v.value and v.value is not None and v.n >= MIN_N]
+        widest = max(((v.ci[1] - v.ci[0]) / 2 for v in judged if v.ci), default=0.0)
         return (
             f"Durable (worst net recovery's upper end below the threshold): {_names(held)}. "
-            f"Recovered: {_names(failed)}. Not forgotten or too few items, so not judged: "
-            f"{_names(open_)}."
+            f"Recovered (lower end at or above it): {_names(failed)}. Undecided (the interval "
+            f"straddles the threshold; half-widths up to {widest:.0%}): {_names(judged)}. "
+            "Not forgotten or too few items, so not judged: "
+            f"{_names([v for v in open_ if v not in judged])}."
         )
     parts = [f"{len(held)} of {len(verdicts)} checks hold."]
     if failed:
