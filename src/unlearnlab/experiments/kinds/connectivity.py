@@ -24,6 +24,7 @@ from unlearnlab.experiments.kinds.base import experiment_kind
 from unlearnlab.experiments.kinds.unlearn import UnlearnStudy, substrate_of
 from unlearnlab.experiments.stages import RunContext, Stage
 from unlearnlab.report.connectivity import connectivity_sections, headline_table
+from unlearnlab.report.models import model_of
 from unlearnlab.report.section import Section
 from unlearnlab.report.strata import WORLD_FIGURES
 from unlearnlab.report.table import result_rows
@@ -109,8 +110,8 @@ class ConnectivityStudy(UnlearnStudy):
     def sections(
         self, rows: Sequence[dict[str, Any]], figures: Path, settings: dict[str, Any]
     ) -> list[Section]:
-        """The sections of :mod:`unlearnlab.report.connectivity`."""
-        return connectivity_sections(rows, figures)
+        """The sections of :mod:`unlearnlab.report.connectivity` (control runs left out)."""
+        return connectivity_sections([r for r in rows if model_of(r).kind != "control"], figures)
 
     def headline(self, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         """Per model: worst-case knowledge of the targets in each stratum."""
