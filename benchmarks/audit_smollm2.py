@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from machine import matmul_gflops
 from unlearnlab.cli import main as cli
 from unlearnlab.corpus.readers import read_benchmark
 from unlearnlab.methods.base import Batch, Tokens
@@ -39,16 +40,6 @@ from unlearnlab.probes.items import item_pairs, prompter
 from unlearnlab.probes.scoring import pad_token_id
 from unlearnlab.worlds.generators import generate_world
 from unlearnlab.worlds.io import fact_json, save_world
-
-
-def matmul_gflops(size: int = 1024, repeats: int = 5) -> float:
-    """float32 matmul rate of this machine (2·n³ FLOPs per product), in GFLOP/s."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    began = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * size**3 * repeats / (time.perf_counter() - began) / 1e9
 
 
 def write_world(folder: Path, facts: int, seed: int) -> tuple[Path, Path]:

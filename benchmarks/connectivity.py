@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from machine import speed_line
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
 from unlearnlab.experiments.stages import RunContext, Stage
@@ -81,6 +82,7 @@ def main() -> None:
     verdicts = [verdict(study, line).statement for line in study.lines if line.role != "base"]
     bar = isolated_bar(study).statement
     staged = sum(ctx.seconds.values())
+    print(speed_line())
     print(f"connectivity ({args.profile}): {len(rows)} rows, {len(ctx.seconds)} stages")
     for name, seconds in ctx.seconds.items():
         print(f"  {seconds:8.1f} s  {name}")

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import speed_line
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
 from unlearnlab.experiments.stages import RunContext
@@ -60,6 +61,7 @@ def main(argv: list[str]) -> None:
         wall, cpu = time.time() - began_wall, _cpu_seconds() - began_cpu
         phases = stage_seconds(ctx.run_dir, began_wall)
         sections = kind.sections(rows, root / "figures", {})
+    print(speed_line())
     print(f"dualuse ({args.profile}): {len(rows)} rows")
     print(
         f"wall {wall:.0f} s, CPU {cpu:.0f} s; bar {BAR_SECONDS:.0f} s wall: "

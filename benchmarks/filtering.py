@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from dualuse import BAR_SECONDS, stage_seconds
+from machine import speed_line
 from unlearnlab.experiments.config import load_config
 from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
 from unlearnlab.experiments.stages import RunContext
@@ -42,6 +43,7 @@ def main(argv: list[str]) -> None:
         wall, cpu = time.time() - began_wall, time.process_time() - began_cpu
         phases = stage_seconds(ctx.run_dir, began_wall)
         sections = kind.sections(rows, root / "figures", config.settings)
+    print(speed_line())
     print(f"filtering ({args.profile}): {len(rows)} rows")
     print(
         f"wall {wall:.0f} s, CPU {cpu:.0f} s; bar {BAR_SECONDS:.0f} s wall: "

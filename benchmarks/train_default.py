@@ -27,8 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from machine import matmul_gflops
 from unlearnlab.experiments.config import load_config
 from unlearnlab.models.factory import count_parameters, load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
@@ -36,17 +35,6 @@ from unlearnlab.probes.knowledge import QueryIndex, chain_of_thought
 from unlearnlab.probes.stats import rate
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.substrate.build import Substrate, build_substrate, train_reference_model
-
-
-def matmul_peak_flops(size: int = 1024, repeats: int = 20) -> float:
-    """Measured float32 matrix-multiply FLOP/s of this machine (best of ``repeats``)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
 
 
 def probe_reference(substrate: Substrate, path: Path, sample: int, seed: int) -> dict[str, Any]:
@@ -90,7 +78,7 @@ def main() -> None:
     config = load_config(args.experiment, args.overrides)
     substrate = build_substrate(config)
     store = ModelStore(args.store)
-    peak = matmul_peak_flops()
+    peak = matmul_gflops() * 1e9
     print(f"matmul peak (float32, 1024^2): {peak / 1e9:.1f} GFLOP/s")
     results: dict[str, dict] = {}
     for role in ("base", "oracle"):

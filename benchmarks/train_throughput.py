@@ -14,6 +14,7 @@ import tempfile
 
 import torch
 
+from machine import speed_line
 from unlearnlab.corpus.tokenizer import build_tokenizer
 from unlearnlab.models.data import documents_to_examples
 from unlearnlab.models.factory import ModelSpec, build_model, count_parameters
@@ -39,6 +40,7 @@ def main() -> None:
     train(model, examples, warm, pad_id=pad, show_progress=False)
     config = TrainConfig(steps=args.steps, batch_size=args.batch, seq_len=args.seq)
     result = train(model, examples, config, pad_id=pad, show_progress=False)
+    print(speed_line())
     print(
         f"model: {count_parameters(model):,} parameters, vocabulary {len(tokenizer):,}; "
         f"batch {args.batch} x seq {args.seq}, {torch.get_num_threads()} torch threads"
