@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tiny import TINY_FILTERING
+from unlearnlab.report.table import result_rows, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,3 +83,25 @@ def test_filtering_benchmark_reports_time_and_each_methods_worst_case(tmp_path: 
     methods = ("npo", "undo", "repnoise", "tar", "gradient_routing")
     assert all(any(line.startswith(f"| {m}") for line in table) for m in methods), table
     assert sum(line.startswith("- ") for line in result.stdout.splitlines()) == len(methods)
+
+
+def test_compare_results_flags_a_changed_number_and_names_new_rows(tmp_path: Path) -> None:
+    def rows(value: float, extra: bool = False) -> list[dict]:
+        base = [{"probe": "recall.cloze_train", "split": "forget", "item": "a", "value": value}]
+        if extra:
+            base.append({"probe": "compute.flops", "split": "world", "item": "m", "value": 1.0})
+        return result_rows(base, role="base", model="m1")
+
+    write_results(tmp_path / "a.parquet", rows(0.5))
+    write_results(tmp_path / "b.parquet", rows(0.5, extra=True))
+    write_results(tmp_path / "c.parquet", rows(0.25))
+    script = str(ROOT / "benchmarks" / "compare_results.py")
+
+    def compare(other: str) -> subprocess.CompletedProcess:
+        args = [sys.executable, script, str(tmp_path / "a.parquet"), str(tmp_path / other)]
+        return subprocess.run(args, capture_output=True, text=True, env=os.environ)
+
+    same = compare("b.parquet")
+    assert same.returncode == 0 and "only after: 1 {'compute.flops': 1}" in same.stdout
+    changed = compare("c.parquet")
+    assert changed.returncode == 1 and "shared rows whose numbers differ: 1" in changed.stdout
