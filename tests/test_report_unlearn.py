@@ -235,9 +235,9 @@ def test_every_section_verdict_reaches_the_summary_and_carries_n_and_ci(tmp_path
         }  # fmt: skip
         assert isinstance(data["n"], int)
         json.dumps(data)
-    assert "**Durability.**" in sections[0].markdown and "Recovered: npo / relearn" in (
-        sections[0].markdown
-    )
+    summary = sections[0].markdown
+    assert "**Durability.**" in summary
+    assert "Recovered (lower end at or above it): npo / relearn" in summary
 
 
 def test_an_overlap_that_cannot_exclude_a_drop_says_underpowered(tmp_path) -> None:

@@ -189,7 +189,8 @@ def test_bad_config_fails_before_any_training(tmp_path, capsys) -> None:
         capsys.readouterr().err
     )
     assert _exit_code(["run", "compositional", "--profile", "huge"]) == 2
-    assert "unknown profile 'huge' (known: quick, full)" in capsys.readouterr().err
+    known = "(known: quick, checkpoint_cpu, checkpoint_gpu, full)"
+    assert f"unknown profile 'huge' {known}" in capsys.readouterr().err
 
 
 def _chromium() -> str:
