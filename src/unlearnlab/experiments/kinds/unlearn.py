@@ -258,6 +258,24 @@ def world_targets(
     return {s: AttackTarget(substrate, tuple(substrate.splits.forget), s, base) for s in seeds}
 
 
+def unlearn_stages(
+    config: ExperimentConfig,
+    store: str | None,
+    runs: Sequence[UnlearnConfig],
+    probes: SuiteConfig,
+) -> list[Stage]:
+    """One stage per trajectory of ``runs`` (runs that differ only in steps share one)."""
+    return [
+        Stage(
+            f"unlearn/{_run_name(run, steps)}",
+            unlearn_stage,
+            (config, store, run, steps, probes),
+            cost=20.0 + 10.0 * len(steps),
+        )
+        for run, steps in trajectories(runs)
+    ]
+
+
 def attack_stages(
     config: ExperimentConfig,
     store: str | None,
@@ -314,28 +332,13 @@ class UnlearnStudy(ExperimentKind):
         for stage_rows in ctx.run_stages(references, "reference models"):
             rows += stage_rows
         runs = [run for spec in settings.methods for run in settings.runs_of(spec)]
-        stages = [
-            Stage(
-                f"unlearn/{_run_name(run, steps)}",
-                unlearn_stage,
-                (config, store, run, steps, settings.probes),
-                cost=20.0 + 10.0 * len(steps),
-            )
-            for run, steps in trajectories(runs)
-        ]
+        stages = unlearn_stages(config, store, runs, settings.probes)
         for stage_rows in ctx.run_stages(stages, "unlearning"):
             rows += stage_rows
         if settings.sham:
-            shams = [
-                Stage(
-                    f"unlearn/{_run_name(run, steps)}",
-                    unlearn_stage,
-                    (config, store, run, steps, settings.probes),
-                    cost=20.0 + 10.0 * len(steps),
-                )
-                for run, steps in trajectories(sham_runs(selected_runs(runs, rows, settings)))
-            ]
-            for stage_rows in ctx.run_stages(shams, "sham controls"):
+            shams = sham_runs(selected_runs(runs, rows, settings))
+            stages = unlearn_stages(config, store, shams, settings.probes)
+            for stage_rows in ctx.run_stages(stages, "sham controls"):
                 rows += stage_rows
         seeds = settings.attack_seeds
         on_references = attack_stages(config, store, settings.attacks, settings.references, seeds)
