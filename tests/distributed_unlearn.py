@@ -18,6 +18,7 @@ from tiny import TINY
 from unlearnlab.experiments.config import load_config
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.methods.loop import unlearn
+from unlearnlab.models.launch import leave
 from unlearnlab.models.store import ModelStore
 from unlearnlab.substrate.build import build_substrate
 
@@ -29,10 +30,10 @@ def main(store: Path, out: Path) -> None:
     """Unlearn the tiny substrate into ``store``; record the result in ``out``."""
     result = unlearn(build_substrate(load_config("compositional", TINY)), CONFIG, ModelStore(store))
     state = PartialState()  # the loop's Accelerator set it up
-    state.wait_for_everyone()
     if state.is_main_process:
         record = {"processes": state.num_processes, "path": str(result.path)}
         out.write_text(json.dumps({**record, "history": result.history}), encoding="utf-8")
+    leave(finished=True)
 
 
 if __name__ == "__main__":

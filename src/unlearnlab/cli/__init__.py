@@ -69,13 +69,24 @@ def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _leave_launch(finished: bool) -> None:
+    """Leave a multi-process launch's group cleanly; a command that never loaded torch
+    joined none (and the command line itself stays free of model code)."""
+    if "torch.distributed" in sys.modules:
+        from unlearnlab.models.launch import leave
+
+        leave(finished)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     # unlearnlab draws its own progress bars; transformers reads this when first imported
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     signal.signal(signal.SIGTERM, _terminated)
+    finished = False
     try:
         code = app(args=argv, standalone_mode=False)
+        finished = not code
         if code == 130:  # click turns Ctrl-C into this exit code in non-standalone mode
             raise KeyboardInterrupt
         if isinstance(code, int) and code:
@@ -96,3 +107,5 @@ def main(argv: list[str] | None = None) -> None:
             raise
         show()
         sys.exit(getattr(exc, "exit_code", 2))
+    finally:
+        _leave_launch(finished)

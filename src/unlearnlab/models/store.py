@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from unlearnlab import __version__
 from unlearnlab.errors import UserError
 from unlearnlab.io import write_json_atomic
+from unlearnlab.models.launch import launched
 
 Role = Literal["base", "oracle", "deep_oracle", "unlearned", "attacked"]
 ENTRY_FILE = "entry.json"
@@ -96,13 +97,6 @@ def default_root() -> Path:
     return (Path(home) if home else Path.cwd() / ".unlearnlab") / "models"
 
 
-def _launched() -> tuple[bool, bool]:
-    """Whether this process is the main one, and whether others run beside it."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return True, False
-    return dist.get_rank() == 0, True
-
-
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -125,9 +119,22 @@ class ModelStore:
         return self.root / key
 
     def get(self, key: str) -> Path | None:
-        """The folder of the complete entry ``key``, or None if there is none."""
-        path = self._folder(key)
-        return path if (path / ENTRY_FILE).is_file() else None
+        """The folder of the complete entry ``key``, or None if there is none.
+
+        Under a multi-process launch every process must call this together: the main
+        process's answer is everyone's, so no process skips a build (and the collective
+        training in it) that another found still missing a moment earlier."""
+        complete = self._complete(key)
+        _, others = launched()
+        if others:
+            answer = [complete]
+            dist.broadcast_object_list(answer, src=0)
+            complete = bool(answer[0])
+        return self._folder(key) if complete else None
+
+    def _complete(self, key: str) -> bool:
+        """Whether this process sees the complete entry ``key`` on disk."""
+        return (self._folder(key) / ENTRY_FILE).is_file()
 
     def put(
         self,
@@ -162,14 +169,14 @@ class ModelStore:
             build_fn(staging)
             if not staging.is_dir():
                 raise RuntimeError(f"build_fn removed {staging} instead of filling it")
-            main, others = _launched()  # after the build: training may start the launch
+            main, others = launched()  # after the build: training may start the launch
             if main:
                 entry_json = entry.model_dump(mode="json", exclude={"path"})
                 write_json_atomic(staging / ENTRY_FILE, entry_json)
                 try:
                     staging.rename(final)
                 except OSError:
-                    if self.get(key) is None:  # not a concurrent build finishing first
+                    if not self._complete(key):  # not a concurrent build finishing first
                         raise
             shutil.rmtree(staging, ignore_errors=True)
         except BaseException:
