@@ -127,6 +127,30 @@ def test_a_refusal_method_is_checked_at_its_selected_point() -> None:
     assert unmatched.holds is None and "no point of its grid meets" in unmatched.statement
 
 
+def _idk_at(refusal: float, correct: float, steps: int) -> list[dict]:
+    measures = _point(1.0, 1.0, 1.0) | {
+        ("output.refusal", "forget"): refusal,
+        ("output.correct", "forget"): correct,
+    }
+    return _model("unlearned", measures, method="idk", steps=steps)
+
+
+def test_a_refusal_method_is_selected_among_the_points_that_pass_its_bar() -> None:
+    """The 60-step point says the answer least (10%) but refuses on only 70% (broken text on
+    the rest); the 120-step point refuses on 90%: it is the one compared, and its bar holds.
+    Where no point passes, the rule falls back to the least knowledge."""
+    rows = [*ORACLE, *_idk_at(0.7, 0.1, 60), *_idk_at(0.9, 0.2, 120)]
+    chosen = select(rows, SelectionRule())[("idk", "targets")]
+    assert chosen.params["steps"] == 120 and chosen.sane is True
+    (verdict,) = sanity_verdicts(rows, SelectionRule())
+    assert verdict.holds is True and verdict.value == pytest.approx(0.9)
+    rows = [*ORACLE, *_idk_at(0.7, 0.1, 60), *_idk_at(0.6, 0.2, 120)]
+    chosen = select(rows, SelectionRule())[("idk", "targets")]
+    assert chosen.params["steps"] == 60 and chosen.sane is False
+    (verdict,) = sanity_verdicts(rows, SelectionRule())
+    assert verdict.holds is False and "did not converge" in verdict.statement
+
+
 def test_a_preference_method_needs_its_refusal_ranked_first() -> None:
     measures = _point(0.0, 1.0, 1.0) | {("output.prefers_refusal", "forget"): 0.7}
     rows = [*ORACLE, *_model("unlearned", measures, method="idk_dpo", steps=30)]

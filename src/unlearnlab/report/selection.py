@@ -18,6 +18,10 @@ Rules, by name:
   (none if no point qualifies, or the run has no oracle);
 - ``least_knowledge``: the point with the least target knowledge at any cost.
 
+Under either rule a method whose sanity bar is judged at its selected point (the refusal
+methods, :mod:`unlearnlab.report.bars`) is chosen among the candidates that pass it, when
+any do: a refusal method is compared where it refuses, not where it knows least.
+
 Ties go to the higher premise retention, then the higher retain recall, then the
 parameters' JSON, so a selection never depends on row order.
 """
@@ -31,6 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from unlearnlab.report.bars import RETAIN, bar_of
 from unlearnlab.report.format import md_table, pct
 from unlearnlab.report.models import ModelId, RowIndex, models_in
 from unlearnlab.report.section import Section
@@ -45,10 +50,6 @@ SAID = ("output.correct", "forget")
 """(probe, split) that replaces direct recall in the knowledge of positive methods."""
 PREMISE = ("recall.cloze_train", "premise")
 """(probe, split) of premise retention."""
-RETAIN = ("recall.cloze_train", "retain")
-"""(probe, split) of retain recall."""
-FORGET = ("recall.cloze_train", "forget")
-"""(probe, split) of direct recall of the forget targets."""
 
 
 class SelectionRule(BaseModel):
@@ -64,12 +65,13 @@ class SelectionRule(BaseModel):
 
     def describe(self) -> str:
         """The rule as a sentence."""
+        sane = "; a refusal method among its points that pass its sanity bar, where any do"
         if self.rule == "least_knowledge":
-            return "the grid point with the least target knowledge, at any cost"
+            return f"the grid point with the least target knowledge, at any cost{sane}"
         return (
             "the grid point with the least target knowledge among those whose premise "
             f"retention and retain recall are at most {100 * self.margin:.0f} points below the "
-            "oracle's"
+            f"oracle's{sane}"
         )
 
 
@@ -84,6 +86,9 @@ class GridPoint:
     """Premise retention."""
     retain: float
     """Retain recall."""
+    sane: bool | None = None
+    """Whether the point passes its method's sanity bar, where that bar is judged at the
+    selected point (None for the other methods, and the references)."""
 
     @property
     def params(self) -> dict[str, Any]:
@@ -103,7 +108,13 @@ def measure(index: RowIndex, model: ModelId) -> GridPoint:
         measures = (SAID, *KNOWLEDGE[1:])
     known = [v for m in measures if (v := _mean(index, model, m)) == v]
     knowledge = max(known) if known else float("nan")
-    return GridPoint(model, knowledge, _mean(index, model, PREMISE), _mean(index, model, RETAIN))
+    bar = bar_of(model.method) if model.role == "unlearned" else None
+    sane = None
+    if bar is not None and not bar.anywhere:
+        rate = index.rate(model, *bar.measure, outcome=True)
+        sane = rate is not None and bar.passes(rate, index.rate(model, *RETAIN))
+    premise, retain = _mean(index, model, PREMISE), _mean(index, model, RETAIN)
+    return GridPoint(model, knowledge, premise, retain, sane)
 
 
 def grid(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[GridPoint]]:
@@ -153,6 +164,7 @@ def select_point(
 ) -> GridPoint | None:
     """The point of ``points`` (one method's grid) that ``rule`` selects, or None."""
     candidates = eligible(points, rule, oracle)
+    candidates = [p for p in candidates if p.sane] or candidates
     return min(candidates, key=_order) if candidates else None
 
 
