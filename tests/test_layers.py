@@ -24,8 +24,6 @@ LAYERS = (
     "experiments",
     "cli",
 )
-EXCEPTIONS = {("report/writer.py", "unlearnlab.experiments.kinds")}
-"""Upward imports still left, each documented in ``unlearnlab/__init__.py``."""
 
 
 def _rank(part: str) -> int:
@@ -57,7 +55,7 @@ def _upward(path: Path) -> list[str]:
     return [
         name
         for name in _imports(path)
-        if _rank(name.split(".")[1]) > own and (relative.as_posix(), name) not in EXCEPTIONS
+        if _rank(name.split(".")[1]) > own
     ]
 
 
@@ -83,11 +81,6 @@ def test_model_layers_never_import_experiments_or_the_report() -> None:
         if name.startswith(("unlearnlab.experiments", "unlearnlab.report"))
     ]
     assert offending == []
-
-
-def test_every_exception_is_still_needed() -> None:
-    for module, name in EXCEPTIONS:
-        assert name in _imports(ROOT / module), f"{module} no longer imports {name}: drop it"
 
 
 def test_an_upward_import_inside_a_function_is_found(tmp_path: Path) -> None:

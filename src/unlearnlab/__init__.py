@@ -16,9 +16,6 @@ Layers, lowest first; a module imports only from its own layer and the layers be
 10. ``experiments``: experiment kinds, which run stages and choose what to attack, and the
     config loader that validates a kind's settings;
 11. ``cli``: the command line (imports model code only inside the commands that use it).
-
-One exception is left: ``report/writer.py`` looks up the experiment kind of a run to
-collect its sections.
 """
 
 __version__ = "0.1.0"

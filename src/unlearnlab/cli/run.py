@@ -92,7 +92,7 @@ def execute(
     from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
     from unlearnlab.experiments.stages import RunContext
     from unlearnlab.report.table import write_results
-    from unlearnlab.report.writer import write_report
+    from unlearnlab.report.writer import FIGURES, write_report
 
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "config.yaml", yaml.safe_dump(record.config, sort_keys=False))
@@ -111,9 +111,10 @@ def execute(
     write_results(run_dir / "results.parquet", rows)
     _finish(record, ctx, began, "complete", None)
     record.save(run_dir)
-    path = write_report(record, rows, run_dir)
+    kind = EXPERIMENT_KINDS.lookup(record.config.get("kind", "unlearn"))()
+    settings = record.config.get("settings", {})
+    path = write_report(record, kind.sections(rows, run_dir / FIGURES, settings), run_dir)
     if headline:
-        kind = EXPERIMENT_KINDS.lookup(record.config.get("kind", "unlearn"))()
         _print_headline(kind.headline(rows), record.config["name"])
     console.print(
         f"{len(ctx.computed)} stages computed, {len(ctx.loaded)} reused, "
@@ -151,11 +152,12 @@ def report_command(
     from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
     from unlearnlab.report.record import RunRecord
     from unlearnlab.report.table import read_results
-    from unlearnlab.report.writer import write_report
+    from unlearnlab.report.writer import FIGURES, write_report
 
     record = RunRecord.load(run_dir)
     rows = read_results(run_dir / "results.parquet")
-    path = write_report(record, rows, run_dir)
     kind = EXPERIMENT_KINDS.lookup(record.config.get("kind", "unlearn"))()
+    settings = record.config.get("settings", {})
+    path = write_report(record, kind.sections(rows, run_dir / FIGURES, settings), run_dir)
     _print_headline(kind.headline(rows), record.config["name"])
     console.print(f"report: [bold]{escape(str(path))}[/]")

@@ -1,9 +1,10 @@
 """``report.md`` and ``report.html`` of a run, from its record and results rows alone.
 
-The kind of the run's config makes the sections (:meth:`ExperimentKind.sections`); this
-module adds the header (what ran, on which code, with which packages) and renders both
-files. The HTML is self-contained apart from the figures, which it loads from
-``figures/`` next to it (PNG; an SVG of each lies beside it for papers).
+The kind of the run's config makes the sections (``ExperimentKind.sections``, called by the
+command line, which hands them here); this module adds the header (what ran, on which
+code, with which packages) and renders both files. The HTML is self-contained apart from
+the figures, which it loads from ``figures/`` next to it (PNG; an SVG of each lies beside
+it for papers).
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import markdown
 
-from unlearnlab.experiments.kinds import EXPERIMENT_KINDS
 from unlearnlab.io import write_atomic
 from unlearnlab.report.record import RunRecord
 from unlearnlab.report.section import Section
@@ -35,14 +34,6 @@ figure img { max-width: 100%; }
 figcaption { font-size: 0.9em; color: #555; }
 code { background: #f5f5f5; padding: 0 0.2em; }
 """
-
-
-def build_sections(
-    record: RunRecord, rows: Sequence[dict[str, Any]], run_dir: Path
-) -> list[Section]:
-    """The sections of the run's kind, figures written to ``run_dir/figures``."""
-    kind = EXPERIMENT_KINDS.lookup(record.config.get("kind", "unlearn"))()
-    return kind.sections(rows, run_dir / FIGURES, record.config.get("settings", {}))
 
 
 def _header(record: RunRecord) -> str:
@@ -107,10 +98,9 @@ def render_html(record: RunRecord, sections: Sequence[Section]) -> str:
     )
 
 
-def write_report(record: RunRecord, rows: Sequence[dict[str, Any]], run_dir: Path) -> Path:
-    """Write ``report.md``, ``report.html``, ``verdicts.json`` and the figures of a run;
-    return the HTML's path."""
-    sections = build_sections(record, rows, run_dir)
+def write_report(record: RunRecord, sections: Sequence[Section], run_dir: Path) -> Path:
+    """Write ``report.md``, ``report.html`` and ``verdicts.json`` of a run from its kind's
+    ``sections`` (their figures already under ``run_dir/figures``); return the HTML's path."""
     write_verdicts(run_dir / VERDICTS_FILE, [v for s in sections for v in s.verdicts])
     write_atomic(run_dir / "report.md", render_markdown(record, sections))
     path = run_dir / "report.html"
