@@ -11,7 +11,7 @@ from unlearnlab.experiments.study_settings import MethodSpec, UnlearnSettings
 from unlearnlab.methods.config import UnlearnConfig
 from unlearnlab.report.frontier import frontier_section, frontier_verdict
 from unlearnlab.report.sanity import sanity_verdicts
-from unlearnlab.report.selection import SelectionRule, select, selection_section
+from unlearnlab.report.selection import SelectionRule, oracle_point, select, selection_section
 from unlearnlab.report.table import as_json, result_rows
 
 N = 10
@@ -205,3 +205,14 @@ def test_frontier_ignores_points_that_lost_their_premises() -> None:
     rows = [r for r in _frontier_rows(0.1) if '"steps":30' not in (r["params"] or "")]
     verdict = frontier_verdict(rows)
     assert verdict.holds is None and "No grid point keeps premise retention" in verdict.statement
+
+
+def test_in_context_re_derivation_counts_only_where_the_copy_baseline_allows() -> None:
+    """The oracle 're-derives' every target in context; where copying the context's last
+    name answers them all, that is copying and the oracle's knowledge is its recall."""
+    in_context = ("rederive.in_context", "forget")
+    copy = ("rederive.in_context_copy", "forget")
+    oracle = _model("oracle", _point(0.3, 1.0, 1.0) | {in_context: 1.0})
+    for copies, knowledge in ((1.0, 0.3), (0.0, 1.0)):
+        base = _model("base", _point(1.0, 1.0, 1.0) | {copy: copies})
+        assert oracle_point([*base, *oracle]).knowledge == pytest.approx(knowledge)

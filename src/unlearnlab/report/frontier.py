@@ -26,7 +26,12 @@ from unlearnlab.probes.stats import Rate
 from unlearnlab.report.format import REFERENCE_COLORS, REFERENCE_MARKERS, md_table, short
 from unlearnlab.report.models import REFERENCE_LABELS, ModelId, RowIndex, models_in
 from unlearnlab.report.section import FigureFile, Section, save_figure
-from unlearnlab.report.selection import KNOWLEDGE, PREMISE, SAID
+from unlearnlab.report.selection import (
+    PREMISE,
+    counted_knowledge,
+    describe_knowledge,
+    knowledge_of,
+)
 from unlearnlab.report.verdicts import Verdict, too_few
 
 ELSEWHERE = ("rederive.cot", "unrelated_composite")
@@ -38,10 +43,12 @@ WINDOW = 0.05
 matched."""
 
 
-def knowledge_rate(index: RowIndex, model: ModelId) -> Rate | None:
-    """The largest target-knowledge rate of ``model`` (see
+def knowledge_rate(
+    index: RowIndex, model: ModelId, counted: Sequence[tuple[str, str]]
+) -> Rate | None:
+    """The largest target-knowledge rate of ``model`` over the ``counted`` measures (see
     :mod:`unlearnlab.report.selection`), with its interval; None without such rows."""
-    measures = (SAID, *KNOWLEDGE[1:]) if model.kind == "positive" else KNOWLEDGE
+    measures = knowledge_of(model, counted)
     rates = [r for m in measures if (r := index.rate(model, *m)) is not None and r.n]
     return max(rates, key=lambda r: r.value) if rates else None
 
@@ -55,10 +62,11 @@ def _label(model: ModelId) -> str:
 
 def frontier(rows: Sequence[dict[str, Any]]) -> list[tuple[ModelId, Rate, Rate]]:
     """(model, target knowledge, premise retention) of every model that has both."""
-    index = RowIndex(rows)
+    index, models = RowIndex(rows), models_in(rows)
+    counted = counted_knowledge(index, models)
     out = []
-    for model in models_in(rows):
-        knowledge, premise = knowledge_rate(index, model), index.rate(model, *PREMISE)
+    for model in models:
+        knowledge, premise = knowledge_rate(index, model, counted), index.rate(model, *PREMISE)
         if knowledge is not None and premise is not None:
             out.append((model, knowledge, premise))
     return out
@@ -207,6 +215,7 @@ def frontier_section(rows: Sequence[dict[str, Any]], folder: Path) -> Section:
         if m.is_reference or m.role == "unlearned"
     ]
     verdict = frontier_verdict(rows)
+    counted = describe_knowledge(counted_knowledge(index, models_in(rows)))
     header = [
         "model",
         "target knowledge",
@@ -214,5 +223,5 @@ def frontier_section(rows: Sequence[dict[str, Any]], folder: Path) -> Section:
         "CoT re-derivation of targets",
         "CoT elsewhere (unrelated composites)",
     ]
-    text = f"{verdict.statement}\n\n{md_table(header, body)}"
+    text = f"{verdict.statement} {counted}\n\n{md_table(header, body)}"
     return Section("Compositional frontier", text, [frontier_figure(rows, folder)], [verdict])

@@ -5,7 +5,10 @@ Every unlearned model (method, forget set and resolved parameters, seeds pooled)
 grid point. Its measures, read from the unattacked results rows:
 
 - target knowledge: the largest of direct recall, chain-of-thought re-derivation and
-  in-context re-derivation of the forget targets (:data:`KNOWLEDGE`, those the run has).
+  in-context re-derivation of the forget targets (:data:`KNOWLEDGE`, those the run has);
+  in-context re-derivation counts only where the copy-the-last-name baseline shows it can
+  tell reasoning from copying (:func:`counted_knowledge`), else a model that merely copies
+  the context's last name would "know" every target.
   For a positive (refusal) method, direct recall is what it answers (``output.correct``)
   rather than the ranking of the true answer among entities: such a method claims to
   change what the model says, and a refusal is not among the ranked candidates;
@@ -35,15 +38,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from unlearnlab.report.bars import RETAIN, bar_of
+from unlearnlab.probes.rederivation import IN_CONTEXT
+from unlearnlab.report.bars import FORGET, RETAIN, bar_of
 from unlearnlab.report.format import md_table, pct
+from unlearnlab.report.in_context import copy_verdict
 from unlearnlab.report.models import ModelId, RowIndex, models_in
 from unlearnlab.report.section import Section
 
 KNOWLEDGE = (
-    ("recall.cloze_train", "forget"),
+    FORGET,
     ("rederive.cot", "forget"),
-    ("rederive.in_context", "forget"),
+    (IN_CONTEXT, "forget"),
 )
 """(probe, split) of each kind of target knowledge; a point's knowledge is the largest."""
 SAID = ("output.correct", "forget")
@@ -101,11 +106,43 @@ def _mean(index: RowIndex, model: ModelId, measure: tuple[str, str]) -> float:
     return float("nan") if rate is None else rate.value
 
 
-def measure(index: RowIndex, model: ModelId) -> GridPoint:
-    """The measures of ``model`` (see :class:`GridPoint`)."""
-    measures = KNOWLEDGE
+def counted_knowledge(index: RowIndex, models: Sequence[ModelId]) -> tuple[tuple[str, str], ...]:
+    """The :data:`KNOWLEDGE` measures that count in this run: in-context re-derivation is
+    left out unless the copy baseline's verdict holds (:func:`copy_verdict`; runs without
+    the baseline keep it)."""
+    copying = copy_verdict(index, models)
+    if copying is not None and copying.holds is not True:
+        return tuple(m for m in KNOWLEDGE if m[0] != IN_CONTEXT)
+    return KNOWLEDGE
+
+
+def knowledge_of(model: ModelId, counted: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The (probe, split) measures of ``model``'s target knowledge: ``counted``, with what a
+    positive method says (:data:`SAID`) in place of direct recall."""
     if model.kind == "positive":
-        measures = (SAID, *KNOWLEDGE[1:])
+        return tuple(SAID if m == FORGET else m for m in counted)
+    return tuple(counted)
+
+
+def describe_knowledge(counted: Sequence[tuple[str, str]]) -> str:
+    """What target knowledge is in this run, as a sentence."""
+    if any(m[0] == IN_CONTEXT for m in counted):
+        return (
+            "Target knowledge is the largest of direct recall, chain-of-thought and "
+            "in-context re-derivation of the forget targets."
+        )
+    return (
+        "Target knowledge is the larger of direct recall and chain-of-thought re-derivation "
+        "of the forget targets (in-context re-derivation is left out: the copy baseline "
+        "shows it cannot tell reasoning from copying here)."
+    )
+
+
+def measure(
+    index: RowIndex, model: ModelId, counted: Sequence[tuple[str, str]] = KNOWLEDGE
+) -> GridPoint:
+    """The measures of ``model`` (see :class:`GridPoint`), its knowledge over ``counted``."""
+    measures = knowledge_of(model, counted)
     known = [v for m in measures if (v := _mean(index, model, m)) == v]
     knowledge = max(known) if known else float("nan")
     bar = bar_of(model.method) if model.role == "unlearned" else None
@@ -121,21 +158,24 @@ def grid(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[GridPoint
     """Every unlearned model's measures, grouped by (method, forget set), in first-seen
     order; control runs (the sham) are no method and are left out."""
     rows = list(rows)
-    index = RowIndex(rows)
+    index, models = RowIndex(rows), models_in(rows)
+    counted = counted_knowledge(index, models)
     out: dict[tuple[str, str], list[GridPoint]] = {}
-    for model in models_in(rows):
+    for model in models:
         if model.role == "unlearned" and model.kind != "control":
-            out.setdefault((model.method, model.forget_set), []).append(measure(index, model))
+            point = measure(index, model, counted)
+            out.setdefault((model.method, model.forget_set), []).append(point)
     return out
 
 
 def oracle_point(rows: Iterable[dict[str, Any]]) -> GridPoint | None:
     """The oracle's measures, or None when the rows hold no oracle."""
     rows = list(rows)
-    oracle = ModelId("oracle")
-    if oracle not in models_in(rows):
+    oracle, models = ModelId("oracle"), models_in(rows)
+    if oracle not in models:
         return None
-    return measure(RowIndex(rows), oracle)
+    index = RowIndex(rows)
+    return measure(index, oracle, counted_knowledge(index, models))
 
 
 def _order(point: GridPoint) -> tuple[float, float, float, str]:
@@ -184,6 +224,7 @@ def selection_section(rows: Sequence[dict[str, Any]], rule: SelectionRule) -> Se
     """The rule, and every method's selected point with its measures."""
     oracle = oracle_point(rows)
     points = grid(rows)
+    counted = counted_knowledge(RowIndex(rows), models_in(rows))
     body = []
     for (method, forget_set), members in points.items():
         chosen = select_point(members, rule, oracle)
@@ -209,8 +250,7 @@ def selection_section(rows: Sequence[dict[str, Any]], rule: SelectionRule) -> Se
         f"{pct(oracle.retain)}, target knowledge {pct(oracle.knowledge)}."
     )
     text = (
-        f"Selection rule `{rule.rule}`: {rule.describe()}. Target knowledge is the largest "
-        "of direct recall, chain-of-thought and in-context re-derivation of the forget "
-        f"targets. {reference}\n\n{md_table(header, body)}"
+        f"Selection rule `{rule.rule}`: {rule.describe()}. {describe_knowledge(counted)} "
+        f"{reference}\n\n{md_table(header, body)}"
     )
     return Section("Selected grid points", text)
