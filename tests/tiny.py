@@ -6,6 +6,7 @@ TINY = [
     "world.params.people=30",
     "splits.forget=4",
     "splits.heldout=5",
+    "splits.holdout=0",
     "train.epochs=null",
     "train.steps=10",
     "train.batch_size=8",
