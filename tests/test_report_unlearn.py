@@ -395,3 +395,17 @@ def test_only_the_shams_of_compared_points_are_reported(tmp_path) -> None:
     table = sections["Compositional re-derivation"].markdown
     assert table.count("\n| sham |") == 1 and "the sham run (retain loss alone" in table
     assert "| sham" not in sections["Fair comparison: sanity bars and selected points"].markdown
+
+
+@pytest.mark.parametrize(("targets", "floor", "holds"), [(7, 4, True), (10, 4, False)])
+def test_the_deep_oracle_is_read_against_its_guessing_floor(tmp_path, targets, floor, holds):
+    """Of 20 items: the deep oracle recalls 7 targets and 4 never-seen underivable facts
+    (gap 15 points, within 20) or 10 against 4 (gap 30 points: more than 20)."""
+    rows = [r for r in _world(npo_direct=0, npo_cot=0, oracle_cot=0) if r["role"] != "deep_oracle"]
+    rows += _probe("deep_oracle", "recall.cloze_train", "forget", targets)
+    rows += _probe("deep_oracle", "recall.cloze_train", "deep_underivable", floor)
+    verdict = _verdict(rederivation_section(rows, tmp_path).verdicts, "deep oracle floor")
+    assert verdict.claim == "validity" and verdict.threshold == 0.2 and verdict.n == 20
+    assert verdict.holds is holds
+    assert verdict.value == pytest.approx((targets - floor) / 20)
+    assert verdict.ci[0] < verdict.value < verdict.ci[1]

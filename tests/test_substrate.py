@@ -10,6 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from unlearnlab.cli import main
 from unlearnlab.corpus.corpus import cot_trace
+from unlearnlab.corpus.splits import deep_underivable
 from unlearnlab.corpus.templates import (
     CANONICAL,
     CONVERSE_TEMPLATE,
@@ -23,11 +24,13 @@ from unlearnlab.methods.data import fact_pairs, forget_facts, unlearn_pairs
 from unlearnlab.models.store import ModelStore
 from unlearnlab.substrate import build as substrate_module
 from unlearnlab.substrate.build import build_substrate, train_reference_model
+from unlearnlab.worlds.closure import compute_closure
 
 TINY = [
     "world.params.people=30",
     "splits.forget=2",
     "splits.heldout=5",
+    "splits.holdout=0",
     "train.epochs=null",
     "train.steps=3",
     "train.batch_size=4",
@@ -142,6 +145,26 @@ def test_deep_oracle_forgets_a_deep_unlearning_set(tmp_path: Path) -> None:
     assert len(substrate.documents("deep_oracle")) < len(substrate.documents("oracle"))
     path = train_reference_model(substrate, "deep_oracle", ModelStore(tmp_path))
     assert json.loads((path / "unlearnlab.json").read_text())["role"] == "deep_oracle"
+
+
+@pytest.mark.parametrize("holdout", [0, 3])
+def test_the_deep_oracle_s_floor_is_unseen_and_underivable(holdout: int) -> None:
+    """Every fact of the floor split lies in the deep set, is no target, is mentioned by no
+    deep-oracle document, and is derivable from none of the facts the deep oracle sees
+    (brute force: the closure of the stated facts it keeps)."""
+    overrides = [*TINY, "splits.forget=4", f"splits.holdout={holdout}"]
+    substrate = build_substrate(load_config("compositional", overrides))
+    world, splits = substrate.world, substrate.splits
+    floor = deep_underivable(world, splits)
+    assert floor
+    assert set(floor) <= set(substrate.deep_forget) - set(splits.forget)
+    mentioned = {f for d in substrate.documents("deep_oracle") for f in d.facts}
+    assert not mentioned & set(floor)
+    kept = set(world.stated) - set(substrate.deep_forget) - set(splits.holdout)
+    closure = compute_closure(frozenset(kept), world.rules).facts
+    assert not closure & set(floor)
+    others = set(substrate.deep_forget) - set(splits.forget) - set(floor)
+    assert others <= closure  # the rest of the deep set is derivable: not in the floor
 
 
 @pytest.mark.parametrize(("choice", "role"), [("targets", "oracle"), ("deep", "deep_oracle")])

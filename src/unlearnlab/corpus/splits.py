@@ -342,3 +342,17 @@ def make_splits(world: World, config: SplitConfig) -> Splits:
         tuple(sorted(held)),
         tuple(sorted(holdout)),
     )
+
+
+def deep_underivable(world: World, splits: Splits) -> list[Fact]:
+    """The facts the deep oracle never sees besides the targets (their minimum
+    deep-unlearning sets) that stay underivable without them and the holdout: what a
+    model that never saw a fact and cannot derive it still "recalls" by guessing, the
+    floor for the deep oracle's recall of its targets."""
+    removed = set(world.deep_forget_set(splits.forget)) | set(splits.holdout)
+    targets = set(splits.forget)
+    return [
+        f
+        for f in world.deep_forget_set(splits.forget)
+        if f not in targets and world.derivation(f, without=removed) is None
+    ]

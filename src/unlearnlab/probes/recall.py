@@ -26,7 +26,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from unlearnlab.corpus.templates import MCQ_LABELS, RelationText, Template, mcq_prompt, render
 from unlearnlab.errors import UserError
 from unlearnlab.probes.knowledge import QueryIndex
-from unlearnlab.probes.registry import FACT_SPLITS, SuiteInputs, probes
+from unlearnlab.probes.registry import DEEP_UNDERIVABLE, FACT_SPLITS, SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import rank_answers
 from unlearnlab.worlds.kg import Fact, World
@@ -200,4 +200,10 @@ def recall_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[Probe
         rank(QUESTION, split, question_queries(world, facts, index))
         rank(MCQ_LETTER, split, mcq_queries(world, facts, index, labels, "letter", seed=seed))
         rank(MCQ_TEXT, split, mcq_queries(world, facts, index, labels, "text", seed=seed))
+    floor = inputs.facts.get(DEEP_UNDERIVABLE, [])
+    train = cloze_queries(
+        world, floor, lambda t: t.training_frames(), index, per_fact=per_fact, seed=seed
+    )
+    rank(CLOZE_TRAIN, DEEP_UNDERIVABLE, train)
+    rank(QUESTION, DEEP_UNDERIVABLE, question_queries(world, floor, index))
     return rows

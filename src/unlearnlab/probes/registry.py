@@ -58,6 +58,10 @@ FACT_SPLITS = {
     "holdout": "holdout",
 }
 """Stable split name of stated facts -> attribute of :class:`~unlearnlab.corpus.splits.Splits`."""
+DEEP_UNDERIVABLE = "deep_underivable"
+"""Split of the facts the deep oracle never sees besides the targets and cannot derive
+(:func:`~unlearnlab.corpus.splits.deep_underivable`): probed by cloze and question only,
+the guessing floor of the deep oracle's recall of its targets."""
 MEMBER_SPLITS = ("forget", "holdout")
 """The splits the literature's metrics measure: the forget targets (trained by the base
 model) and the holdout (trained by no model; empty unless the splits draw one)."""

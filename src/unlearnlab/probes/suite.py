@@ -2,7 +2,9 @@
 
 Split names (stable): ``forget``, ``premise``, ``neighbour``, ``retain``, ``unrelated``
 (stated facts, by role), ``heldout_composite`` (derived facts never shown) and
-``unrelated_composite`` (:func:`~unlearnlab.probes.rederivation.unrelated_composites`).
+``unrelated_composite`` (:func:`~unlearnlab.probes.rederivation.unrelated_composites`),
+``deep_underivable`` (facts the deep oracle never sees and cannot derive, sampled; cloze
+and question recall only).
 Forget targets and premises are probed in full; the larger splits are sampled.
 ``SuiteConfig.families`` picks the probe families that run (by default the project's own:
 ``recall.*``, ``rederive.*``, ``output.*``, ``hidden.*``, ``deep.*``; the literature's
@@ -16,10 +18,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearnlab.corpus.splits import Splits
+from unlearnlab.corpus.splits import Splits, deep_underivable
 from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.rederivation import unrelated_composites
 from unlearnlab.probes.registry import (
+    DEEP_UNDERIVABLE,
     DEFAULT_FAMILIES,
     FACT_SPLITS,
     Family,
@@ -60,6 +63,9 @@ def probe_splits(world: World, splits: Splits, config: SuiteConfig) -> dict[str,
         facts = list(getattr(splits, role))
         full = name in ("forget", "premise", "holdout")
         chosen[name] = sorted(facts) if full else sample(facts, config.sample, config.seed, name)
+    chosen[DEEP_UNDERIVABLE] = sample(
+        deep_underivable(world, splits), config.sample, config.seed, DEEP_UNDERIVABLE
+    )
     chosen["heldout_composite"] = sample(
         splits.heldout, config.composites, config.seed, "heldout_composite"
     )

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from unlearnlab.probes.recall import CLOZE_TRAIN
 from unlearnlab.probes.rederivation import COT, IN_CONTEXT
+from unlearnlab.probes.registry import DEEP_UNDERIVABLE
 from unlearnlab.probes.stats import Rate
 from unlearnlab.report.format import md_table, pct, short, with_n
 from unlearnlab.report.models import ModelId, RowIndex, labels, models_in, reference
@@ -32,6 +33,8 @@ from unlearnlab.report.verdicts import Verdict, bullets, fell, record
 
 REDERIVED = 0.2
 """Lower interval bound above which chain-of-thought re-derivation counts as re-derived."""
+FLOOR_GAP = 0.2
+"""Most the deep oracle's direct recall of its targets may exceed its guessing floor."""
 UNDERPOWERED = 0.2
 """A "did not fall" whose paired drop interval reaches this many points says it is
 underpowered rather than negative."""
@@ -112,7 +115,49 @@ def reference_verdicts(index: RowIndex, models: Sequence[ModelId]) -> list[Verdi
                 rederived(rate),
             )
         )
+    floor = floor_verdict(index, models)
+    if floor is not None:
+        out.append(floor)
     return out
+
+
+def floor_verdict(index: RowIndex, models: Sequence[ModelId]) -> Verdict | None:
+    """Whether the deep oracle's direct recall of its targets lies within
+    :data:`FLOOR_GAP` of its recall of facts it never saw and cannot derive (its guessing
+    floor): then "underivable" is underivable in the model too, not only in the rules.
+    None without the deep oracle or the floor split."""
+    model = reference(models, "deep_oracle")
+    if model is None:
+        return None
+    targets = index.rate(model, CLOZE_TRAIN, "forget")
+    floor = index.rate(model, CLOZE_TRAIN, DEEP_UNDERIVABLE)
+    if targets is None or floor is None:
+        return None
+    gap = Rate(
+        targets.value - floor.value,
+        targets.low - floor.high,
+        targets.high - floor.low,
+        min(targets.n, floor.n),
+    )
+    holds = gap.value <= FLOOR_GAP
+    verb = "within" if holds else "more than"
+    return record(
+        "validity",
+        "deep oracle floor",
+        f"The deep oracle recalls {with_n(targets)} of its targets directly and "
+        f"{with_n(floor)} of facts it never saw and cannot derive (its guessing floor): "
+        f"{verb} {100 * FLOOR_GAP:.0f} points of it (gap {100 * gap.value:+.0f} points, "
+        f"conservative interval [{100 * gap.low:+.0f}, {100 * gap.high:+.0f}]); "
+        + (
+            "its targets are as unknown to it as facts it never met."
+            if holds
+            else "it reaches its targets by a route the rules do not name, or guesses them "
+            "better than other facts."
+        ),
+        gap,
+        FLOOR_GAP,
+        holds,
+    )
 
 
 def sham_of(model: ModelId, models: Sequence[ModelId]) -> ModelId | None:

@@ -126,9 +126,9 @@ def build_substrate(config: ExperimentConfig) -> Substrate:
     splits = make_splits(world, config.splits)
     corpus = tuple(build_corpus(world, splits, config.corpus))
     oracle = tuple(build_corpus(world, splits, config.corpus, remove=splits.forget))
-    deep = sorted({f for t in splits.forget for f in world.minimal_deep_unlearning_sets(t).minimum})
+    deep = world.deep_forget_set(splits.forget)
     deep_oracle = tuple(build_corpus(world, splits, config.corpus, remove=deep))
-    return Substrate(config, world, splits, corpus, oracle, tuple(deep), deep_oracle)
+    return Substrate(config, world, splits, corpus, oracle, deep, deep_oracle)
 
 
 def substrate_tokenizer(substrate: Substrate, scratch: str) -> PreTrainedTokenizerBase:

@@ -231,6 +231,19 @@ class World:
 
         return minimal_deep_unlearning_sets(self, fact, max_sets=max_sets, time_limit=time_limit)
 
+    @cached_property
+    def _deep_sets(self) -> dict[tuple[Fact, ...], tuple[Fact, ...]]:
+        return {}
+
+    def deep_forget_set(self, targets: Iterable[Fact]) -> tuple[Fact, ...]:
+        """The union of a minimum deep-unlearning set of each of ``targets`` (the targets
+        among them), sorted: what the deep oracle never sees. Memoised per targets."""
+        key = tuple(sorted(set(targets)))
+        if key not in self._deep_sets:
+            sets = (self.minimal_deep_unlearning_sets(t).minimum for t in key)
+            self._deep_sets[key] = tuple(sorted({f for minimum in sets for f in minimum}))
+        return self._deep_sets[key]
+
     def rederivable(self, fact: Fact) -> bool:
         """Whether a stated base fact also follows from the other stated facts."""
         self._check_removable({fact})
