@@ -216,3 +216,19 @@ def test_in_context_re_derivation_counts_only_where_the_copy_baseline_allows() -
     for copies, knowledge in ((1.0, 0.3), (0.0, 1.0)):
         base = _model("base", _point(1.0, 1.0, 1.0) | {copy: copies})
         assert oracle_point([*base, *oracle]).knowledge == pytest.approx(knowledge)
+
+
+def test_the_frontier_reads_a_refusal_method_s_ranked_recall_not_what_it_says() -> None:
+    """idk refuses on every query (says the answer on none) but still ranks the true answer
+    first on 90%: at the oracle's premise retention it has not gone below the oracle's 50%."""
+    measures = _point(0.9, 1.0, 1.0) | {
+        ("output.refusal", "forget"): 1.0,
+        ("output.correct", "forget"): 0.0,
+    }
+    rows = [
+        *_model("oracle", _point(0.5, 1.0, 1.0)),
+        *_model("unlearned", measures, method="idk", steps=120),
+    ]
+    assert select(rows, SelectionRule())[("idk", "targets")].knowledge == 0.0
+    verdict = frontier_verdict(rows)
+    assert verdict.holds is False and verdict.value == pytest.approx(0.9)

@@ -10,7 +10,10 @@ point is chosen on one half of the targets and read on the other
 items that made it lowest; the verdict holds when that reading's 95% interval lies wholly
 below the oracle's.
 
-Target knowledge and premise retention are those of :mod:`unlearnlab.report.selection`.
+Target knowledge and premise retention are those of :mod:`unlearnlab.report.selection`,
+with one difference: a refusal method's knowledge is its ranked recall, as every other
+model's (the oracle's included), not what it says. The question is whether C is gone, and
+a refusal that hides an answer the model still ranks first has not removed it.
 Beside the frontier, *reasoning elsewhere*: chain-of-thought re-derivation of composites
 that share no entity with the targets (split ``unrelated_composite``), so that "the
 targets are no longer re-derived because the model stopped reasoning" is told apart from
@@ -34,7 +37,6 @@ from unlearnlab.report.selection import (
     PREMISE,
     counted_knowledge,
     describe_knowledge,
-    knowledge_of,
 )
 from unlearnlab.report.verdicts import Verdict, too_few
 
@@ -50,10 +52,10 @@ matched."""
 def knowledge_rate(
     index: RowIndex, model: ModelId, counted: Sequence[tuple[str, str]]
 ) -> Rate | None:
-    """The largest target-knowledge rate of ``model`` over the ``counted`` measures (see
-    :mod:`unlearnlab.report.selection`), with its interval; None without such rows."""
-    measures = knowledge_of(model, counted)
-    rates = [r for m in measures if (r := index.rate(model, *m)) is not None and r.n]
+    """The largest target-knowledge rate of ``model`` over the ``counted`` measures (ranked
+    recall for every model, see the module docstring), with its interval; None without
+    such rows."""
+    rates = [r for m in counted if (r := index.rate(model, *m)) is not None and r.n]
     return max(rates, key=lambda r: r.value) if rates else None
 
 
@@ -85,7 +87,7 @@ def _item_scores(
             (r["item"], float(r["correct"]) if r["value"] is None else float(r["value"]))
             for r in index.rows(model, probe, split)
         ]
-        for probe, split in knowledge_of(model, counted)
+        for probe, split in counted
     }
 
 
