@@ -409,3 +409,14 @@ def test_the_deep_oracle_is_read_against_its_guessing_floor(tmp_path, targets, f
     assert verdict.holds is holds
     assert verdict.value == pytest.approx((targets - floor) / 20)
     assert verdict.ci[0] < verdict.value < verdict.ci[1]
+
+
+def test_a_refusal_method_s_chain_of_thought_is_read_as_what_it_says(tmp_path) -> None:
+    idk = {"method": "idk", "forget_set": "targets", "params": as_json({"steps": 60})}
+    rows = [r for r in _world(npo_direct=0, npo_cot=0, oracle_cot=17) if r["role"] != "unlearned"]
+    rows += _probe("unlearned", "recall.cloze_train", "forget", 12, **idk)
+    rows += _probe("unlearned", "rederive.cot", "forget", 0, **idk)
+    rows += _probe("unlearned", "output.refusal", "forget", 19, **idk)
+    verdict = _verdict(rederivation_section(rows, tmp_path).verdicts, "idk")
+    assert "a refusal method (it refuses on 95% [" in verdict.statement
+    assert verdict.value == 0.0

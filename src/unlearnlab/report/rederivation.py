@@ -234,6 +234,13 @@ def model_verdict(
         statement += " (" + "; ".join(costs) + ")"
     if sham is not None and dropped:
         statement += _against_sham(index, model, sham)
+    if model.kind == "positive":
+        refusal = index.rate(model, "output.refusal", "forget", outcome=True)
+        statement += (
+            f"; a refusal method (it refuses on {short(refusal)} of forget queries): its "
+            "chain of thought shows what it says, and the ranked direct recall above what "
+            "it still knows"
+        )
     return record("compositional", name, statement + ".", cot, REDERIVED, holds)
 
 
