@@ -6,10 +6,13 @@ import json
 import math
 
 import pytest
+from matplotlib.colors import to_hex
 
 from unlearnlab.report.calibration import calibration_section
 from unlearnlab.report.durability import durability_section
+from unlearnlab.report.format import REFERENCE_COLORS, model_colors
 from unlearnlab.report.in_context import in_context_section
+from unlearnlab.report.models import ModelId
 from unlearnlab.report.rederivation import rederivation_section
 from unlearnlab.report.table import as_json, result_rows
 from unlearnlab.report.unlearn import headline_table, unlearn_sections
@@ -420,3 +423,16 @@ def test_a_refusal_method_s_chain_of_thought_is_read_as_what_it_says(tmp_path) -
     verdict = _verdict(rederivation_section(rows, tmp_path).verdicts, "idk")
     assert "a refusal method (it refuses on 95% [" in verdict.statement
     assert verdict.value == 0.0
+
+
+def test_no_method_takes_a_reference_s_colour() -> None:
+    """Seven methods (tab10 would give the fourth the oracle's red and the fifth the deep
+    oracle's purple) and then twelve: every method's colour differs from every reference's
+    and from every other method's."""
+    for count in (7, 12):
+        methods = [ModelId("unlearned", f"m{i}", "targets", "{}") for i in range(count)]
+        refs = [ModelId(role) for role in REFERENCE_COLORS]
+        colours = model_colors([*refs, *methods])
+        taken = {to_hex(REFERENCE_COLORS[r.role]) for r in refs}
+        assert len({colours[m] for m in methods}) == count
+        assert not {colours[m] for m in methods} & taken

@@ -57,13 +57,23 @@ def with_n(rate: Rate | None) -> str:
     return f"{short(rate)}, n = {rate.n}"
 
 
+def _palette(name: str) -> list[str]:
+    """The colours of a qualitative colormap, as hex strings."""
+    cmap = colormaps[name]
+    return [to_hex(cmap(i)) for i in range(cmap.N)]
+
+
 def model_colors(models: Sequence[ModelId]) -> dict[ModelId, str]:
-    """One colour per method (tab10, tab20 beyond ten methods), shared by its forget-set
-    variants; the references' fixed colours. Figures tell variants apart by line style
-    or marker fill, so a method looks the same in every figure."""
+    """One colour per method (tab10 without the references' colours and gray, tab20 beyond
+    that), shared by its forget-set variants; the references' fixed colours. Figures tell
+    variants apart by line style or marker fill, so a method looks the same in every
+    figure and no method takes a reference's colour."""
     methods = list(dict.fromkeys(m.method for m in models if not m.is_reference))
-    palette = colormaps["tab10" if len(methods) <= 10 else "tab20"]
-    by_method = {method: to_hex(palette(i % palette.N)) for i, method in enumerate(methods)}
+    reserved = {to_hex(c) for c in (*REFERENCE_COLORS.values(), "tab:gray")}
+    free = [c for c in _palette("tab10") if c not in reserved]
+    if len(methods) > len(free):
+        free = [c for c in _palette("tab20") if c not in reserved]
+    by_method = {method: free[i % len(free)] for i, method in enumerate(methods)}
     return {
         m: REFERENCE_COLORS.get(m.role, "gray") if m.is_reference else by_method[m.method]
         for m in models
