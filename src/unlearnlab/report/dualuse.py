@@ -22,7 +22,13 @@ from matplotlib.figure import Figure
 
 from unlearnlab.probes.stats import Rate, bootstrap_mean
 from unlearnlab.report.dualuse_durability import durability_section
-from unlearnlab.report.format import REFERENCE_COLORS, REFERENCE_MARKERS, md_table, short
+from unlearnlab.report.format import (
+    REFERENCE_COLORS,
+    REFERENCE_MARKERS,
+    md_table,
+    method_colors,
+    short,
+)
 from unlearnlab.report.section import Section, save_figure
 from unlearnlab.report.selectivity import (
     HAZARD_BAR,
@@ -126,7 +132,7 @@ def _frontier_figure(outcomes: dict[str, Sides], variants: list[str]) -> Figure:
     figure = Figure(figsize=(3.2 * len(variants), 3.4))
     axes = figure.subplots(1, len(variants), squeeze=False)[0]
     methods = sorted({p.method for v in variants for p in outcomes[v] if p.method is not None})
-    colours = {m: f"C{i % 10}" for i, m in enumerate(methods)}
+    colours = method_colors(methods)
     for ax, variant in zip(axes, variants, strict=True):
         sides = outcomes[variant]
         for point, outcome in sorted(sides.items(), key=lambda kv: kv[0].label):

@@ -63,17 +63,23 @@ def _palette(name: str) -> list[str]:
     return [to_hex(cmap(i)) for i in range(cmap.N)]
 
 
+def method_colors(methods: Sequence[str]) -> dict[str, str]:
+    """One colour per distinct method name, in first-seen order: tab10 without the
+    references' colours and gray, tab20 (likewise) beyond that."""
+    methods = list(dict.fromkeys(methods))
+    reserved = {to_hex(c) for c in (*REFERENCE_COLORS.values(), "tab:gray")}
+    free = [c for c in _palette("tab10") if c not in reserved]
+    if len(methods) > len(free):
+        free = [c for c in _palette("tab20") if c not in reserved]
+    return {method: free[i % len(free)] for i, method in enumerate(methods)}
+
+
 def model_colors(models: Sequence[ModelId]) -> dict[ModelId, str]:
     """One colour per method (tab10 without the references' colours and gray, tab20 beyond
     that), shared by its forget-set variants; the references' fixed colours. Figures tell
     variants apart by line style or marker fill, so a method looks the same in every
     figure and no method takes a reference's colour."""
-    methods = list(dict.fromkeys(m.method for m in models if not m.is_reference))
-    reserved = {to_hex(c) for c in (*REFERENCE_COLORS.values(), "tab:gray")}
-    free = [c for c in _palette("tab10") if c not in reserved]
-    if len(methods) > len(free):
-        free = [c for c in _palette("tab20") if c not in reserved]
-    by_method = {method: free[i % len(free)] for i, method in enumerate(methods)}
+    by_method = method_colors([m.method for m in models if not m.is_reference])
     return {
         m: REFERENCE_COLORS.get(m.role, "gray") if m.is_reference else by_method[m.method]
         for m in models

@@ -30,7 +30,13 @@ from matplotlib.figure import Figure
 
 from unlearnlab.probes.stats import Rate
 from unlearnlab.report.crossfit import cross_fit
-from unlearnlab.report.format import REFERENCE_COLORS, REFERENCE_MARKERS, md_table, short
+from unlearnlab.report.format import (
+    REFERENCE_COLORS,
+    REFERENCE_MARKERS,
+    md_table,
+    model_colors,
+    short,
+)
 from unlearnlab.report.models import REFERENCE_LABELS, ModelId, RowIndex, models_in
 from unlearnlab.report.section import FigureFile, Section, save_figure
 from unlearnlab.report.selection import (
@@ -185,8 +191,10 @@ def frontier_figure(
     marked, the oracle's matched band shaded; saved as ``frontier``."""
     figure = Figure(figsize=(6, 4.5))
     ax = figure.add_subplot()
-    colours: dict[str, str] = {}
-    for model, knowledge, premise in frontier(rows):
+    points = frontier(rows)
+    colours = model_colors([model for model, _, _ in points])
+    shown: set[str] = set()
+    for model, knowledge, premise in points:
         if model.is_reference:
             ax.scatter(
                 premise.value,
@@ -202,8 +210,9 @@ def frontier_figure(
                     premise.value - window, premise.value + window, color="tab:red", alpha=0.08
                 )
             continue
-        first = model.method not in colours
-        colour = colours.setdefault(model.method, f"C{len(colours) % 10}")
+        first = model.method not in shown
+        shown.add(model.method)
+        colour = colours[model]
         hollow = model.forget_set != "targets"
         ax.scatter(
             premise.value,
