@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tiny import TINY
+from unlearnlab.experiments.config import load_config
+from unlearnlab.experiments.kinds.unlearn import attack_stages, unlearn_stages, without_settings
 from unlearnlab.experiments.stages import RunContext, Stage
+from unlearnlab.experiments.study_settings import UnlearnSettings
 from unlearnlab.report.table import result_rows
 
 CALLS: list[tuple[str, int]] = []
@@ -61,3 +65,31 @@ def test_repeated_stage_names_are_refused(tmp_path) -> None:
     stages = [Stage("a", count_rows, ("p", 1)), Stage("a", count_rows, ("q", 1))]
     with pytest.raises(ValueError, match="stage names repeat"):
         RunContext(tmp_path, show_progress=False).run_stages(stages, "test")
+
+
+def test_changing_one_method_s_grid_keeps_the_other_stages_keys() -> None:
+    """Two configs that differ only in rmu's grid: npo's unlearning stage and the base
+    model's attack stage keep their keys (their rows are reused); rmu's changes."""
+
+    def stages(rmu_steering: float, strip: bool = True) -> dict[str, str]:
+        methods = (
+            "settings.methods=[{method: npo, grid: {steps: [1, 2]}}, "
+            f"{{method: rmu, grid: {{steps: [1], steering: [{rmu_steering}]}}}}]"
+        )
+        config = load_config("compositional", [*TINY, methods])
+        settings = UnlearnSettings(**config.settings)
+        runs = [run for spec in settings.methods for run in settings.runs_of(spec)]
+        keyed = without_settings(config) if strip else config
+        built = unlearn_stages(keyed, None, runs, settings.probes)
+        built += attack_stages(keyed, None, settings.attacks, ["base"], settings.attack_seeds)
+        return {stage.name: stage.key() for stage in built}
+
+    first, second = stages(100.0), stages(300.0)
+    npo = [name for name in first if name.startswith("unlearn/npo")]
+    attacks = [name for name in first if name.startswith("attack/")]
+    assert npo and attacks
+    assert all(first[name] == second[name] for name in npo + attacks)
+    rmu = [name for name in first if name.startswith("unlearn/rmu")]
+    assert rmu and all(name not in second for name in rmu)
+    whole = stages(100.0, strip=False), stages(300.0, strip=False)
+    assert all(whole[0][name] != whole[1][name] for name in npo)  # keyed by all settings

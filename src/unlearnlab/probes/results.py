@@ -13,7 +13,8 @@ Column meanings (Parquet, one file per table; scripts and the report read these 
 - ``value``: the item's measurement for probes that average a number instead of
   ``correct`` (entropy in nats, share of true premises, logit-lens rank);
 - ``chance``: the item's chance level of ``correct`` (1 / number of candidates);
-- ``seed``, ``config_hash``: the experiment seed and config digest.
+- ``seed``, ``config_hash``: the experiment seed and the digest of the config the row's
+  stage depended on (the ``unlearn`` kind's stages: the config without its settings).
 """
 
 from __future__ import annotations

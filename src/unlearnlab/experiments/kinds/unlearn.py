@@ -306,6 +306,13 @@ def _run_name(run: UnlearnConfig, steps: Sequence[int] | None = None) -> str:
     return "/".join(p for p in parts if p)
 
 
+def without_settings(config: ExperimentConfig) -> ExperimentConfig:
+    """``config`` with empty settings: the part every stage depends on besides its own
+    arguments. Stages are keyed by it, so changing one method's grid (or an attack)
+    leaves the other stages' keys, and their rows, as they were; rows carry its digest."""
+    return config.model_copy(update={"settings": {}})
+
+
 @experiment_kind("unlearn")
 class UnlearnStudy(ExperimentKind):
     """Reference models, unlearning methods, probes and attacks on one world."""
@@ -315,6 +322,7 @@ class UnlearnStudy(ExperimentKind):
     def run(self, config: ExperimentConfig, ctx: RunContext) -> list[dict[str, Any]]:
         """Every stage of the study (see the module docstring)."""
         settings = UnlearnSettings(**config.settings)
+        config = without_settings(config)  # stages pass what they need of the settings
         store = None if ctx.store_root is None else str(ctx.store_root)
         rows: list[dict[str, Any]] = []
         world = [Stage("world", world_stage, (config, str(ctx.run_dir.resolve())))]
