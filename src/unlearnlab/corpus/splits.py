@@ -349,10 +349,6 @@ def deep_underivable(world: World, splits: Splits) -> list[Fact]:
     deep-unlearning sets) that stay underivable without them and the holdout: what a
     model that never saw a fact and cannot derive it still "recalls" by guessing, the
     floor for the deep oracle's recall of its targets."""
-    removed = set(world.deep_forget_set(splits.forget)) | set(splits.holdout)
-    targets = set(splits.forget)
-    return [
-        f
-        for f in world.deep_forget_set(splits.forget)
-        if f not in targets and world.derivation(f, without=removed) is None
-    ]
+    deep = world.deep_forget_set(splits.forget)
+    removed, targets = set(deep) | set(splits.holdout), set(splits.forget)
+    return [f for f in deep if f not in targets and world.derivation(f, without=removed) is None]

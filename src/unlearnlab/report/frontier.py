@@ -75,7 +75,13 @@ def _label(model: ModelId) -> str:
 def frontier(rows: Sequence[dict[str, Any]]) -> list[tuple[ModelId, Rate, Rate]]:
     """(model, target knowledge, premise retention) of every model that has both."""
     index, models = RowIndex(rows), models_in(rows)
-    counted = counted_knowledge(index, models)
+    return _points(index, models, counted_knowledge(index, models))
+
+
+def _points(
+    index: RowIndex, models: Sequence[ModelId], counted: Sequence[tuple[str, str]]
+) -> list[tuple[ModelId, Rate, Rate]]:
+    """:func:`frontier` over an index already built, knowledge over ``counted``."""
     out = []
     for model in models:
         knowledge, premise = knowledge_rate(index, model, counted), index.rate(model, *PREMISE)
@@ -87,20 +93,17 @@ def frontier(rows: Sequence[dict[str, Any]]) -> list[tuple[ModelId, Rate, Rate]]
 def _item_scores(
     index: RowIndex, model: ModelId, counted: Sequence[tuple[str, str]]
 ) -> dict[str, list[tuple[str, float]]]:
-    """(item, score) pairs of each target-knowledge measure of ``model``."""
-    return {
-        probe: [
-            (r["item"], float(r["correct"]) if r["value"] is None else float(r["value"]))
-            for r in index.rows(model, probe, split)
-        ]
-        for probe, split in counted
-    }
+    """(item, score) pairs of each target-knowledge measure of ``model``, as
+    :meth:`RowIndex.rate` reads them."""
+    return {probe: index.scores(model, probe, split) for probe, split in counted}
 
 
 def frontier_verdict(rows: Sequence[dict[str, Any]], window: float = WINDOW) -> Verdict:
     """Whether some method goes below the oracle's target knowledge at premise retention
     within ``window`` of the oracle's (see the module docstring)."""
-    points = frontier(rows)
+    index, models = RowIndex(rows), models_in(rows)
+    counted = counted_knowledge(index, models)
+    points = _points(index, models, counted)
     oracle = next(((k, p) for m, k, p in points if m == ModelId("oracle")), None)
     if oracle is None:
         return Verdict(
@@ -132,8 +135,6 @@ def frontier_verdict(rows: Sequence[dict[str, Any]], window: float = WINDOW) -> 
             ok.value,
             None,
         )
-    index = RowIndex(rows)
-    counted = counted_knowledge(index, models_in(rows))
     fit = cross_fit({m: _item_scores(index, m, counted) for m, _, _ in matched})
     if fit is None:
         return Verdict(

@@ -115,9 +115,18 @@ class RowIndex:
         rows = self.rows(model, probe, split)
         if not rows:
             return None
-        numeric = not outcome and all(r["value"] is not None for r in rows)
-        values = [float(r["value"]) if numeric else float(r["correct"]) for r in rows]
+        values = [v for _, v in self.scores(model, probe, split, outcome=outcome)]
         return bootstrap_mean(values, [r["item"] for r in rows], [r["seed"] for r in rows])
+
+    def scores(
+        self, model: ModelId, probe: str, split: str, *, outcome: bool = False
+    ) -> list[tuple[str, float]]:
+        """(item, score) of each unattacked row, in row order: ``value`` where every row
+        of the probe has one (numeric probes), else ``correct`` (always, with
+        ``outcome``); what :meth:`rate` averages."""
+        rows = self.rows(model, probe, split)
+        numeric = not outcome and all(r["value"] is not None for r in rows)
+        return [(r["item"], float(r["value"] if numeric else r["correct"])) for r in rows]
 
     def drop(self, model: ModelId, base: ModelId, probe: str, split: str) -> Rate | None:
         """``base``'s outcome minus ``model``'s, paired by item (the base model's rows of
