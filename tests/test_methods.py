@@ -40,6 +40,7 @@ TINY = [
     "world.params.people=30",
     "splits.forget=2",
     "splits.heldout=5",
+    "splits.underivable=0",
     "train.epochs=null",
     "train.steps=40",
     "train.batch_size=8",

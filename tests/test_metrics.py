@@ -15,7 +15,7 @@ import torch
 
 from tiny import TINY
 from unlearnlab import cli
-from unlearnlab.corpus.splits import Individuals
+from unlearnlab.corpus.target_draws import Individuals
 from unlearnlab.corpus.templates import render
 from unlearnlab.experiments.config import load_config
 from unlearnlab.models.factory import load_model, load_tokenizer

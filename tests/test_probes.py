@@ -46,6 +46,7 @@ SMALL = [
     "world.params.people=30",
     "splits.forget=3",
     "splits.heldout=10",
+    "splits.underivable=0",
     "train.epochs=null",
     "train.steps=2",
     "train.batch_size=4",

@@ -31,6 +31,7 @@ TINY = [
     "splits.forget=2",
     "splits.heldout=5",
     "splits.holdout=0",
+    "splits.underivable=0",
     "train.epochs=null",
     "train.steps=3",
     "train.batch_size=4",
@@ -170,7 +171,10 @@ def test_the_deep_oracle_s_floor_is_unseen_and_underivable(holdout: int) -> None
 @pytest.mark.parametrize(("choice", "role"), [("targets", "oracle"), ("deep", "deep_oracle")])
 def test_forget_rows_are_the_documents_the_oracle_drops(choice: str, role: str) -> None:
     substrate = build_substrate(
-        load_config("compositional", ["world.params.people=60", "splits.forget=4"])
+        load_config(
+            "compositional",
+            ["world.params.people=60", "splits.forget=4", "splits.underivable=0"],
+        )
     )
     world = substrate.world
     forget = forget_facts(substrate, choice, None)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ TINY = [
     "splits.forget=4",
     "splits.heldout=5",
     "splits.holdout=0",
+    "splits.underivable=0",
     "train.epochs=null",
     "train.steps=10",
     "train.batch_size=8",

@@ -61,6 +61,12 @@ class SplitConfig(BaseModel):
         description="stated facts drawn like the forget targets that no model trains on "
         "(non-members for membership inference; without strata)",
     )
+    underivable: int = Field(
+        0,
+        ge=0,
+        description="forget targets that no other fact implies, drawn beside the derivable "
+        "ones as their contrast (stratum 'underivable'; without strata)",
+    )
     heldout: int = Field(100, ge=0, description="number of held-out composites")
     retain_heldout: int = Field(
         30,
@@ -84,11 +90,12 @@ class SplitConfig(BaseModel):
     def _strata(self) -> SplitConfig:
         if not self.strata:
             return self
-        if self.holdout:
-            raise ValueError(
-                "holdout is drawn like the forget targets without strata; leave out "
-                "holdout or strata"
-            )
+        for name in ("holdout", "underivable"):
+            if getattr(self, name):
+                raise ValueError(
+                    f"{name} is drawn beside the forget targets without strata; leave out "
+                    f"{name} or strata"
+                )
         if "forget" in self.model_fields_set:
             raise ValueError(
                 "forget and strata are both set; with strata each stratum's targets give "

@@ -3,7 +3,8 @@
 - ``forget``: forget targets, stated facts that the other stated facts also imply (or,
   with ``strata``, stated facts drawn per connectivity stratum, see below);
 - ``premises``: the base facts of each target's shortest derivation without any target;
-- ``neighbours``: other stated facts about the targets' entities;
+- ``neighbours``: other stated facts about the targets' entities (of an underivable
+  target, its individuals: not every fact that shares its year or city);
 - ``unrelated``: attribute facts (relations between entities of different types) about
   individuals that no target and no premise names;
 - ``retain``: every other stated base fact;
@@ -17,6 +18,12 @@
   targets' people) that no model trains on: every corpus leaves them out
   (:func:`~unlearnlab.corpus.corpus.build_corpus`), so they are true non-members for
   membership inference.
+
+With ``SplitConfig.underivable``, the forget set also holds that many *underivable*
+targets, stated facts that no other fact implies (a model that never saw one cannot
+derive it), naming no individual that a derivable target, its premises, a holdout fact or
+another underivable target names: the contrast to the derivable targets. ``strata`` then
+holds both groups, under :data:`DERIVABLE` and :data:`UNDERIVABLE`.
 
 The stated roles (all but ``heldout``) are disjoint and cover the stated base facts;
 ``heldout`` is disjoint from all stated facts.
@@ -40,19 +47,36 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from unlearnlab.corpus.split_config import SplitConfig, Stratum
-from unlearnlab.errors import UserError
+from unlearnlab.corpus.target_draws import (
+    Individuals,
+    check_relations,
+    draw_holdout,
+    draw_rederivable,
+    draw_strata,
+    draw_underivable,
+)
 from unlearnlab.io import write_json_atomic
-from unlearnlab.worlds.connectivity import derivation_count
 from unlearnlab.worlds.kg import Fact, World, parse_fact
 
-__all__ = ["SplitConfig", "Splits", "Stratum", "default_target_relations", "make_splits"]
+__all__ = [
+    "DERIVABLE",
+    "UNDERIVABLE",
+    "SplitConfig",
+    "Splits",
+    "Stratum",
+    "default_target_relations",
+    "make_splits",
+]
+
+DERIVABLE = "derivable"
+"""Stratum of the forget targets that other stated facts imply, beside underivable ones."""
+UNDERIVABLE = "underivable"
+"""Stratum of the forget targets that no other fact implies (``SplitConfig.underivable``)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,12 @@ class Splits:
     """Stated facts no model trains on (see the module docstring)."""
 
     ROLES = ("forget", "premises", "neighbours", "retain", "unrelated", "heldout", "retain_heldout")
+
+    @property
+    def underivable(self) -> tuple[Fact, ...]:
+        """The forget targets that no other fact implies, drawn as the derivable targets'
+        contrast (``SplitConfig.underivable``; empty without)."""
+        return self.strata.get(UNDERIVABLE, ())
 
     def stratum_of(self) -> dict[Fact, str]:
         """Each stratified forget target's stratum name (empty without strata)."""
@@ -121,190 +151,35 @@ def default_target_relations(world: World) -> tuple[str, ...]:
     return tuple(sorted(stated & derived))
 
 
-class Individuals:
-    """Which entities of a world are individuals: those of a type that is the subject of
-    some stated fact (people), as opposed to values (years, cities, genders)."""
-
-    def __init__(self, world: World) -> None:
-        self.types = world.entity_types
-        self.kinds = {self.types.get(f.subject) for f in world.base_facts}
-
-    def of(self, facts: Iterable[Fact]) -> set[str]:
-        """The individuals ``facts`` name."""
-        named = {e for f in facts for e in (f.subject, f.object)}
-        return {e for e in named if self.types.get(e) in self.kinds}
-
-
-def _premises(world: World, fact: Fact, removed: set[Fact]) -> tuple[Fact, ...] | None:
-    tree = world.derivation(fact, without=removed)
-    if tree is None:
-        return None
-    return tuple(sorted(tree.leaves() - world.background_facts))
-
-
-def _check_relations(world: World, relations: tuple[str, ...], field_name: str) -> None:
-    unknown = sorted(set(relations) - set(world.relations))
-    if unknown:
-        raise UserError(
-            f"splits.{field_name}: unknown relation(s) {', '.join(unknown)} "
-            f"(the world has: {', '.join(world.relations)})"
-        )
-
-
-def _draw_rederivable(
-    world: World, config: SplitConfig, relations: tuple[str, ...], rng: random.Random
-) -> tuple[list[Fact], dict[Fact, tuple[Fact, ...]]]:
-    """Targets that the other stated facts imply, independent of each other: no two
-    share a premise, and no target names an individual that another target or its
-    premises name."""
-    candidates = sorted(f for f in world.base_facts if f.relation in relations)
-    rng.shuffle(candidates)
-    forget: list[Fact] = []
-    premises_of: dict[Fact, tuple[Fact, ...]] = {}
-    used_premises: set[Fact] = set()
-    named_by_targets: set[str] = set()
-    named: set[str] = set()
-    individuals = Individuals(world)
-    for fact in candidates:
-        if len(forget) == config.forget:
-            break
-        people = individuals.of([fact])
-        if people & named or fact in used_premises or not world.rederivable(fact):
-            continue
-        premises = _premises(world, fact, {fact})
-        if premises is None or set(premises) & used_premises:
-            continue
-        footprint = individuals.of([fact, *premises])
-        if footprint & named_by_targets:
-            continue
-        forget.append(fact)
-        premises_of[fact] = premises
-        used_premises |= set(premises)
-        named_by_targets |= people
-        named |= footprint
-    if len(forget) < config.forget:
-        raise UserError(
-            f"splits.forget: asked for {config.forget} forget targets but the world has only "
-            f"{len(forget)} stated facts of {', '.join(relations)} that are derivable from "
-            "others with disjoint premises and no person shared with another target or its "
-            "premises; ask for fewer or use a larger world"
-        )
-    return forget, premises_of
-
-
-def _draw_holdout(
-    world: World,
-    config: SplitConfig,
-    relations: tuple[str, ...],
-    forget: list[Fact],
-    premises_of: dict[Fact, tuple[Fact, ...]],
-) -> list[Fact]:
-    """``config.holdout`` stated facts of ``relations``, as many of each relation as the
-    targets have (in proportion; the rest of any relation where one runs short), that the
-    other stated facts imply without any target or other holdout fact, none a premise of a
-    target or of another holdout fact, none naming an individual a target names (drawn
-    with their own generator, so the other splits do not depend on them)."""
-    candidates = sorted(f for f in world.base_facts if f.relation in relations)
-    random.Random(f"holdout:{config.seed}").shuffle(candidates)
-    counts = Counter(f.relation for f in forget)
-    quota = {r: n * config.holdout // len(forget) for r, n in counts.items()}
-    for r, _ in counts.most_common(config.holdout - sum(quota.values())):
-        quota[r] += 1
-    individuals = Individuals(world)
-    blocked = set(forget) | {p for ps in premises_of.values() for p in ps}
-    named = individuals.of(forget)
-    holdout: list[Fact] = []
-    for matched in (True, False):
-        for fact in candidates:
-            if len(holdout) == config.holdout:
-                break
-            if matched and quota.get(fact.relation, 0) == 0:
-                continue
-            if fact in blocked or individuals.of([fact]) & named:
-                continue
-            premises = _premises(world, fact, {fact, *forget, *holdout})
-            if premises is None:
-                continue
-            holdout.append(fact)
-            blocked |= {fact, *premises}
-            quota[fact.relation] = quota.get(fact.relation, 0) - 1
-    if len(holdout) < config.holdout:
-        raise UserError(
-            f"splits.holdout: asked for {config.holdout} holdout facts but the world has only "
-            f"{len(holdout)} more stated facts of {', '.join(relations)} derivable without the "
-            "targets and naming none of their people; ask for fewer or use a larger world"
-        )
-    return holdout
-
-
-def _draw_strata(
-    world: World, config: SplitConfig, rng: random.Random
-) -> tuple[dict[str, list[Fact]], dict[Fact, tuple[Fact, ...]]]:
-    """Targets per stratum (see the module docstring), in one pass over the shuffled
-    stated facts; isolated targets have no premises."""
-    for stratum in config.strata:
-        if stratum.relations:
-            _check_relations(world, stratum.relations, f"strata.{stratum.name}.relations")
-    enough = max(s.enough for s in config.strata)
-    candidates = sorted(world.base_facts)
-    rng.shuffle(candidates)
-    drawn: dict[str, list[Fact]] = {s.name: [] for s in config.strata}
-    premises_of: dict[Fact, tuple[Fact, ...]] = {}
-    blocked: set[Fact] = set()
-    for fact in candidates:
-        open_strata = [
-            s
-            for s in config.strata
-            if len(drawn[s.name]) < s.targets and (not s.relations or fact.relation in s.relations)
-        ]
-        if not open_strata:
-            if all(len(drawn[s.name]) == s.targets for s in config.strata):
-                break
-            continue
-        if fact in blocked:
-            continue
-        count, complete = derivation_count(world, fact, max_sets=enough + 1)
-        stratum = next((s for s in open_strata if s.holds(count, complete)), None)
-        if stratum is None:
-            continue
-        cone = world.grounding.cone(fact)
-        reach = set(cone.atoms[: cone.n_base])
-        if reach & set(premises_of):
-            continue
-        drawn[stratum.name].append(fact)
-        premises_of[fact] = _premises(world, fact, {fact}) or ()
-        blocked |= reach
-    short = [s for s in config.strata if len(drawn[s.name]) < s.targets]
-    if short:
-        found = ", ".join(f"{s.name} {len(drawn[s.name])} of {s.targets}" for s in short)
-        raise UserError(
-            f"splits.strata: the world has too few independent targets ({found}); ask for "
-            "fewer targets per stratum or use a larger world (world.params.people)"
-        )
-    return drawn, premises_of
-
-
 def make_splits(world: World, config: SplitConfig) -> Splits:
     """Draw the splits of ``world``; the same world and config give the same splits."""
     relations = config.target_relations or default_target_relations(world)
-    _check_relations(world, relations, "target_relations")
+    check_relations(world, relations, "target_relations")
     rng = random.Random(config.seed)
     strata: dict[str, tuple[Fact, ...]] = {}
     if config.strata:
-        drawn, premises_of = _draw_strata(world, config, rng)
+        drawn, premises_of = draw_strata(world, config, rng)
         strata = {name: tuple(facts) for name, facts in drawn.items()}
         forget = [f for facts in drawn.values() for f in facts]
         holdout: list[Fact] = []
     else:
-        forget, premises_of = _draw_rederivable(world, config, relations, rng)
-        holdout = _draw_holdout(world, config, relations, forget, premises_of)
+        forget, premises_of = draw_rederivable(world, config, relations, rng)
+        holdout = draw_holdout(world, config, relations, forget, premises_of)
+        if config.underivable:
+            taken = [*forget, *(p for ps in premises_of.values() for p in ps), *holdout]
+            isolated = draw_underivable(world, config, taken)
+            strata = {DERIVABLE: tuple(forget), UNDERIVABLE: tuple(isolated)}
+            premises_of |= {fact: () for fact in isolated}
+            forget = [*forget, *isolated]
     used_premises = {p for ps in premises_of.values() for p in ps}
     forget_set = set(forget)
     premises = sorted(used_premises)
-    entities = {e for f in forget for e in (f.subject, f.object)}
+    individuals = Individuals(world)
+    isolated = set(strata.get(UNDERIVABLE, ())) if config.underivable else set()
+    entities = {e for f in forget if f not in isolated for e in (f.subject, f.object)}
+    entities |= individuals.of(isolated)
     holdout_set = set(holdout)
     taken = forget_set | used_premises | holdout_set
-    individuals = Individuals(world)
     involved = individuals.of(forget_set | used_premises)
     types = world.entity_types
     neighbours, retain, unrelated = [], [], []

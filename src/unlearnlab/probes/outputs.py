@@ -32,7 +32,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from unlearnlab.corpus.templates import REFUSALS, render
 from unlearnlab.probes.hidden import states_at
 from unlearnlab.probes.knowledge import QueryIndex
-from unlearnlab.probes.registry import SuiteInputs, probes
+from unlearnlab.probes.registry import FORGET_UNDERIVABLE, SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import Generation, greedy_decode, rank_answers
 from unlearnlab.worlds.kg import Fact, World
@@ -156,8 +156,16 @@ PREFERS_REFUSAL = "output.prefers_refusal"
     },
 )
 def output_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
-    """The output probes on the forget targets."""
-    forget = inputs.facts["forget"]
-    return output_rows(
-        inputs.model, inputs.tokenizer, inputs.world, forget, inputs.index, split="forget"
-    )
+    """The output probes on the forget targets (and the underivable ones, where drawn)."""
+    return [
+        row
+        for split in ("forget", FORGET_UNDERIVABLE)
+        for row in output_rows(
+            inputs.model,
+            inputs.tokenizer,
+            inputs.world,
+            inputs.facts.get(split, []),
+            inputs.index,
+            split=split,
+        )
+    ]

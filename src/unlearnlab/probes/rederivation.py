@@ -33,7 +33,7 @@ from unlearnlab.corpus.splits import Splits, default_target_relations
 from unlearnlab.probes.controls import copy_rows, counterfactual_queries, other_premise_queries
 from unlearnlab.probes.knowledge import QueryIndex, chain_of_thought
 from unlearnlab.probes.recall import Query, question_queries, rank_queries
-from unlearnlab.probes.registry import SuiteInputs, probes
+from unlearnlab.probes.registry import FORGET_UNDERIVABLE, SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.worlds.kg import Fact, World
 
@@ -159,15 +159,15 @@ IN_CONTEXT_OTHER = "rederive.in_context_other"
         COT_PREMISES: "share of the premises the unconstrained chain wrote that are true",
         IN_CONTEXT: "premises of a derivation given in the prompt, conclusion ranked",
         IN_CONTEXT_COPY: "control: the last name in the premises is the answer (no model)",
-        IN_CONTEXT_COUNTERFACTUAL: "control: premises naming another candidate, true answer "
-        "ranked",
+        IN_CONTEXT_COUNTERFACTUAL: "control: premises naming another candidate, true answer ranked",
         IN_CONTEXT_OTHER: "control: another item's premises, true answer ranked",
         LATENT: "the question without a chain of thought, answer ranked",
     },
 )
 def rederive_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[ProbeRow]:
     """Every re-derivation probe on the targets, the holdout (where there is one) and the
-    composites, split by split."""
+    composites, split by split; chain of thought alone on the underivable targets (where
+    there are: no premises to give in context)."""
     model, tokenizer, world, index = inputs.model, inputs.tokenizer, inputs.world, inputs.index
     rows: list[ProbeRow] = []
     holdout = ("holdout",) if inputs.facts.get("holdout") else ()
@@ -193,4 +193,14 @@ def rederive_suite(inputs: SuiteInputs, earlier: Sequence[ProbeRow]) -> list[Pro
         rows += rank_queries(model, tokenizer, other, probe=IN_CONTEXT_OTHER, split=split)
         latent = latent_queries(world, facts, index)
         rows += rank_queries(model, tokenizer, latent, probe=LATENT, split=split)
+    if underivable := inputs.facts.get(FORGET_UNDERIVABLE):
+        rows += cot_rows(
+            model,
+            tokenizer,
+            world,
+            underivable,
+            index,
+            split=FORGET_UNDERIVABLE,
+            max_new_tokens=inputs.config.cot_tokens,
+        )
     return rows

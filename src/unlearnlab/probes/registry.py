@@ -56,8 +56,13 @@ FACT_SPLITS = {
     "unrelated": "unrelated",
     "retain_heldout": "retain_heldout",
     "holdout": "holdout",
+    "forget_underivable": "underivable",
 }
-"""Stable split name of stated facts -> attribute of :class:`~unlearnlab.corpus.splits.Splits`."""
+"""Stable split name of stated facts -> attribute of :class:`~unlearnlab.corpus.splits.Splits`.
+Where the splits draw underivable targets beside the derivable ones, ``forget`` is probed
+on the derivable targets and ``forget_underivable`` on the others (:data:`FORGET_UNDERIVABLE`)."""
+FORGET_UNDERIVABLE = "forget_underivable"
+"""Split of the forget targets that no other fact implies (the contrast to ``forget``)."""
 DEEP_UNDERIVABLE = "deep_underivable"
 """Split of the facts the deep oracle never sees besides the targets and cannot derive
 (:func:`~unlearnlab.corpus.splits.deep_underivable`): probed by cloze and question only,

@@ -4,7 +4,9 @@ Split names (stable): ``forget``, ``premise``, ``neighbour``, ``retain``, ``unre
 (stated facts, by role), ``heldout_composite`` (derived facts never shown) and
 ``unrelated_composite`` (:func:`~unlearnlab.probes.rederivation.unrelated_composites`),
 ``deep_underivable`` (facts the deep oracle never sees and cannot derive, sampled; cloze
-and question recall only).
+and question recall only), ``forget_underivable`` (where the splits draw underivable
+targets: those targets, every recall probe, chain of thought and outputs; ``forget`` then
+holds the derivable targets only).
 Forget targets and premises are probed in full; the larger splits are sampled.
 ``SuiteConfig.families`` picks the probe families that run (by default the project's own:
 ``recall.*``, ``rederive.*``, ``output.*``, ``hidden.*``, ``deep.*``; the literature's
@@ -25,6 +27,7 @@ from unlearnlab.probes.registry import (
     DEEP_UNDERIVABLE,
     DEFAULT_FAMILIES,
     FACT_SPLITS,
+    FORGET_UNDERIVABLE,
     Family,
     Probe,
     ProbeFunction,
@@ -61,8 +64,10 @@ def probe_splits(world: World, splits: Splits, config: SuiteConfig) -> dict[str,
     chosen = {}
     for name, role in FACT_SPLITS.items():
         facts = list(getattr(splits, role))
-        full = name in ("forget", "premise", "holdout")
+        full = name in ("forget", "premise", "holdout", FORGET_UNDERIVABLE)
         chosen[name] = sorted(facts) if full else sample(facts, config.sample, config.seed, name)
+    if splits.underivable:
+        chosen["forget"] = sorted(set(splits.forget) - set(splits.underivable))
     chosen[DEEP_UNDERIVABLE] = sample(
         deep_underivable(world, splits), config.sample, config.seed, DEEP_UNDERIVABLE
     )

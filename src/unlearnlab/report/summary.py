@@ -11,6 +11,7 @@ from unlearnlab.report.verdicts import MIN_N, Verdict
 QUESTIONS = {
     "sanity": "Did every method do what it is supposed to do?",
     "compositional": "Compositional re-derivation",
+    "contrast": "Derivable against underivable targets",
     "polarity": "Negative versus positive training",
     "durability": "Durability",
     "connectivity": "Which facts can be unlearned",
@@ -31,6 +32,13 @@ def _paragraph(claim: str, verdicts: Sequence[Verdict]) -> str:
     open_ = [v for v in verdicts if v.holds is None]
     if claim in ("compositional", "polarity"):
         return " ".join(v.statement for v in verdicts)
+    if claim == "contrast":
+        widest = max((v.half_width or 0.0 for v in open_), default=0.0)
+        return (
+            f"Derivable targets stay more known than underivable ones: {_names(held)}. "
+            f"No contrast: {_names(failed)}. Undecided (half-widths up to {widest:.0%}): "
+            f"{_names(open_)}."
+        )
     if claim == "durability":
         judged = [v for v in open_ if v.value == v.value and v.value is not None and v.n >= MIN_N]
         widest = max(((v.ci[1] - v.ci[0]) / 2 for v in judged if v.ci), default=0.0)

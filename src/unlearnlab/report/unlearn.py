@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from unlearnlab.probes.registry import FORGET_UNDERIVABLE
 from unlearnlab.report.calibration import calibration_section
+from unlearnlab.report.contrast import contrast_section
 from unlearnlab.report.durability import durability_section, worst_recoveries
 from unlearnlab.report.format import short
 from unlearnlab.report.frontier import frontier_section
@@ -31,8 +33,10 @@ def world_section(rows: Sequence[dict[str, Any]]) -> Section:
     """The world's size and what deep unlearning its targets would cost."""
     world = [r for r in rows if r["role"] == WORLD]
     counts = {r["item"]: int(r["value"]) for r in world if r["probe"] == "world.count"}
-    sizes = [int(r["value"]) for r in world if r["probe"] == "deep.minimum_size"]
-    sets = [r for r in world if r["probe"] == "deep.set_count"]
+    derivable = [r for r in world if r["split"] == "forget"]
+    sizes = [int(r["value"]) for r in derivable if r["probe"] == "deep.minimum_size"]
+    sets = [r for r in derivable if r["probe"] == "deep.set_count"]
+    underivable = {r["item"] for r in world if r["split"] == FORGET_UNDERIVABLE}
     text = [", ".join(f"{n} {name}" for name, n in counts.items()) + "."]
     if sizes:
         complete = sum(bool(r["correct"]) for r in sets)
@@ -45,6 +49,14 @@ def world_section(rows: Sequence[dict[str, Any]]) -> Section:
             f"each method and the deep oracle remove. The targets have "
             f"{sum(int(r['value']) for r in sets)} minimal deep-unlearning sets in all "
             f"({complete} of {len(sets)} enumerations complete).",
+        ]
+    if underivable:
+        text += [
+            "",
+            f"Beside them the forget set holds {len(underivable)} underivable targets, "
+            "stated facts that nothing implies (their deep set is the target alone), so "
+            "every method is also read on facts it cannot have re-derived "
+            '(section "Derivable against underivable targets").',
         ]
     return Section("World and forget targets", "\n".join(text))
 
@@ -98,6 +110,7 @@ def unlearn_sections(
         fair,
         frontier_section(rows, figures),
         rederivation_section([*compared, *shams_of(compared, controls)], figures),
+        *([contrast] if (contrast := contrast_section(compared)) else []),
         *([context] if (context := in_context_section(compared)) else []),
         polarity_section(compared, figures, rows),
         durability_section(compared, figures),

@@ -44,6 +44,7 @@ from unlearnlab.methods.loop import at_steps, run_key, unlearn, unlearn_trajecto
 from unlearnlab.models.compute import COMPUTE_PROBE, recorded_flops
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore
+from unlearnlab.probes.registry import FORGET_UNDERIVABLE
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.report.section import Section
 from unlearnlab.report.selection import SelectionRule
@@ -123,6 +124,7 @@ def world_stage(config: ExperimentConfig, run_dir: str) -> list[dict[str, Any]]:
         }
         for name, n in counts.items()
     ]
+    underivable = set(splits.underivable)
     for target in splits.forget:
         sets = world.minimal_deep_unlearning_sets(target)
         for probe, value in (
@@ -133,7 +135,7 @@ def world_stage(config: ExperimentConfig, run_dir: str) -> list[dict[str, Any]]:
                 {
                     "probe": probe,
                     "format": "exact",
-                    "split": "forget",
+                    "split": FORGET_UNDERIVABLE if target in underivable else "forget",
                     "item": str(target),
                     "correct": sets.complete,
                     "value": float(value),
@@ -184,10 +186,11 @@ def attack_rows(
     targets: dict[int, AttackTarget | ItemTarget],
     spec: AttackSpec,
     columns: dict[str, Any],
+    underivable: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Every grid point of attack ``spec``, with each seed's target of ``targets``, on the
     model in ``path``: the records at each curve point, as results rows with ``columns``
-    set."""
+    set (split ``forget``, or ``forget_underivable`` for the items of ``underivable``)."""
     rows = []
     for point, (seed, target) in itertools.product(grid_points(spec.grid), targets.items()):
         attack = attack_create(spec.attack, **{**spec.params, **point})
@@ -197,7 +200,7 @@ def attack_rows(
                 {
                     "probe": "attack.recall",
                     "format": r["template"],
-                    "split": "forget",
+                    "split": FORGET_UNDERIVABLE if r["fact"] in underivable else "forget",
                     "item": r["fact"],
                     "correct": bool(r["correct"]),
                     "rank": r.get("rank"),
@@ -247,7 +250,8 @@ def attack_stage(
         path = train_reference_model(substrate, model, store, show_progress=False)
         columns = reference_columns(config, substrate, model)
     base = train_reference_model(substrate, "base", store, show_progress=False)
-    return attack_rows(path, world_targets(substrate, seeds, base), spec, columns)
+    underivable = frozenset(str(f) for f in substrate.splits.underivable)
+    return attack_rows(path, world_targets(substrate, seeds, base), spec, columns, underivable)
 
 
 def world_targets(
@@ -357,7 +361,6 @@ class UnlearnStudy(ExperimentKind):
         for stage_rows in ctx.run_stages(attacked, "attacks"):
             rows += stage_rows
         return rows
-
 
     def sections(
         self, rows: Sequence[dict[str, Any]], figures: Path, settings: dict[str, Any]
