@@ -20,7 +20,7 @@ from unlearnlab.report.connectivity import (
     isolated_bar,
     verdict,
 )
-from unlearnlab.report.strata import build_study
+from unlearnlab.report.strata import build_study, worst_point
 from unlearnlab.report.table import result_rows
 
 STRATA = {"isolated": 0, "many": 5}
@@ -250,3 +250,23 @@ def test_the_kind_end_to_end_on_a_tiny_world(tmp_path: Path) -> None:
     assert len(columns) == 5 and len(table) == 5  # base, oracle, deep oracle, ga, idk
     again = kind.run(config, ctx)  # every stage cached: the same rows
     assert again == rows
+
+
+def test_the_worst_attack_point_is_chosen_on_one_half_and_read_on_the_other() -> None:
+    """Hand-computed: items f0, f2 lie in half 0 and f1, f7 in half 1 (stable hash).
+    Point A recalls f0, f2 (half 0), point B recalls f1, f7 (half 1): each looks worst on
+    its own half, so the naive maximum reads 50% where the cross-fitted reading (A read
+    on half 1, B on half 0) is 0%. A single point is read as it is."""
+
+    def rows(hits: set[str]) -> list[dict[str, Any]]:
+        return [
+            {"item": i, "correct": i in hits, "seed": 0, "attack_seed": 0}
+            for i in ("f0", "f1", "f2", "f7")
+        ]
+
+    points = {"A": rows({"f0", "f2"}), "B": rows({"f1", "f7"})}
+    chosen, rate = worst_point(points)
+    assert chosen == "A" and rate.value == 0.0 and rate.n == 4
+    assert rate.high > 0.3  # exact interval of 0 of 4, not a collapse at 0
+    only, single = worst_point({"A": points["A"]})
+    assert only == "A" and single.value == 0.5

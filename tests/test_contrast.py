@@ -154,3 +154,8 @@ def test_a_tiny_run_with_underivable_targets_reports_the_contrast(tmp_path: Path
     assert all(v.n == 3 and v.ci is not None for v in contrast.verdicts)
     world = sections[titles.index("World and forget targets")].markdown
     assert "Each of the 4 forget targets" in world and "3 underivable targets" in world
+
+
+def test_a_stratum_cannot_take_a_name_the_contrast_uses() -> None:
+    with pytest.raises(UserError, match="reserved for splits.underivable"):
+        load_config("connectivity", ["splits.strata=[{name: underivable, targets: 2}]"])

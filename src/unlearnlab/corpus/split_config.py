@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import itertools
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DERIVABLE = "derivable"
+"""Stratum of the forget targets that other stated facts imply, beside underivable ones."""
+UNDERIVABLE = "underivable"
+"""Stratum of the forget targets that no other fact implies (``SplitConfig.underivable``)."""
 
 
 class Stratum(BaseModel):
@@ -23,6 +28,16 @@ class Stratum(BaseModel):
     relations: tuple[str, ...] | None = Field(
         None, description="relations the targets are drawn from; default: every relation"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in (DERIVABLE, UNDERIVABLE):
+            raise ValueError(
+                f"stratum name {name!r} is reserved for splits.underivable's two groups; "
+                "choose another name"
+            )
+        return name
 
     @model_validator(mode="after")
     def _range(self) -> Stratum:

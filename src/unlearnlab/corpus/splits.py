@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unlearnlab.corpus.split_config import SplitConfig, Stratum
+from unlearnlab.corpus.split_config import DERIVABLE, UNDERIVABLE, SplitConfig, Stratum
 from unlearnlab.corpus.target_draws import (
     Individuals,
     check_relations,
@@ -73,10 +73,6 @@ __all__ = [
     "make_splits",
 ]
 
-DERIVABLE = "derivable"
-"""Stratum of the forget targets that other stated facts imply, beside underivable ones."""
-UNDERIVABLE = "underivable"
-"""Stratum of the forget targets that no other fact implies (``SplitConfig.underivable``)."""
 
 
 @dataclass(frozen=True)

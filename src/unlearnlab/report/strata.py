@@ -7,7 +7,8 @@ unlearning method and forget set):
 - direct recall: ``recall.cloze_train`` on the stratum's targets;
 - re-derivation: ``rederive.cot`` (chain of thought from memory);
 - post-attack recall: ``attack.recall`` at an attack's last step, worst case (highest
-  recall) over the attack's grid points, attack seeds pooled; and, for methods, the net
+  recall) over the attack's grid points, attack seeds pooled, the point chosen on one half
+  of the targets and read on the other (:func:`worst_point`); and, for methods, the net
   recovery at that grid point's last step (:func:`unlearnlab.report.models.recoveries`,
   its first attack seed, :data:`NET_RESAMPLES` resamples);
 - collateral damage: recall lost against the base model, item by item, on the stratum's
@@ -32,6 +33,7 @@ from typing import Any
 from unlearnlab.probes.recall import CLOZE_TRAIN
 from unlearnlab.probes.rederivation import COT
 from unlearnlab.probes.stats import Rate, bootstrap_mean
+from unlearnlab.report.crossfit import cross_fit
 from unlearnlab.report.models import (
     REFERENCE_ORDER,
     ModelId,
@@ -216,6 +218,26 @@ def _net_recovery(
     return found.summary.net[-1]
 
 
+def worst_point(points: dict[str, list[Row]]) -> tuple[str, Rate]:
+    """The grid point of highest post-attack recall and its recall, without the winner's
+    curse: with several points, the point is chosen on one half of the items and read on
+    the other, both ways (:func:`~unlearnlab.report.crossfit.cross_fit`); the parameters
+    returned are those chosen on the first half. One point is read as it is."""
+    if len(points) == 1:
+        ((params, rows),) = points.items()
+        return params, _rate(rows, "attack_seed")
+    scores = {
+        params: {"recall": [(r["item"], float(r["correct"])) for r in rows]}
+        for params, rows in sorted(points.items())
+    }
+    fit = cross_fit(scores, lowest=False, resamples=NET_RESAMPLES)
+    if fit is None:  # too few items to halve: the plain maximum
+        rates = {params: _rate(rows, "attack_seed") for params, rows in points.items()}
+        worst = max(sorted(rates), key=lambda params: rates[params].value)
+        return worst, rates[worst]
+    return fit.chosen[0], fit.rate
+
+
 def _cell(
     line: Line, mine: Sequence[Row], refs: dict[str, list[Row]], stratum: str, attacks: list[str]
 ) -> Cell:
@@ -231,9 +253,7 @@ def _cell(
         points = _final_points(mine, attack, stratum)
         if not points:
             continue
-        rates = {params: _rate(rows, "attack_seed") for params, rows in points.items()}
-        worst = max(sorted(rates), key=lambda params: rates[params].value)
-        cell.attacked[attack] = rates[worst]
+        worst, cell.attacked[attack] = worst_point(points)
         if with_net:
             cell.net[attack] = _net_recovery(mine, refs, attack, worst, stratum)
     return cell
