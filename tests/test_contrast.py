@@ -157,5 +157,5 @@ def test_a_tiny_run_with_underivable_targets_reports_the_contrast(tmp_path: Path
 
 
 def test_a_stratum_cannot_take_a_name_the_contrast_uses() -> None:
-    with pytest.raises(UserError, match="reserved for splits.underivable"):
+    with pytest.raises(UserError, match=r"reserved for splits\.underivable"):
         load_config("connectivity", ["splits.strata=[{name: underivable, targets: 2}]"])
