@@ -8,6 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
@@ -16,7 +18,7 @@ from unlearnlab.errors import UserError
 from unlearnlab.models.data import pairs_to_examples
 from unlearnlab.models.factory import ModelSpec, build_model
 from unlearnlab.models.training import TrainConfig, train
-from unlearnlab.probes.candidates import candidate_logprobs
+from unlearnlab.probes.candidates import candidate_logprobs, pack_candidates
 from unlearnlab.probes.scoring import (
     answer_logprobs,
     greedy_decode,
@@ -260,3 +262,40 @@ def test_subword_answers_need_every_token(tmp_path: Path) -> None:
     assert not prefix_suffixed.correct
     [gen] = greedy_decode(model, tok, ["Bob lives in"], max_new_tokens=5)
     assert (gen.text, gen.stop_reason) == ("Leek.", "eos")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    prompts=st.lists(st.lists(st.integers(1, 5), min_size=1, max_size=4), min_size=1, max_size=3),
+    candidates=st.lists(
+        st.lists(st.lists(st.integers(1, 3), min_size=1, max_size=3), min_size=1, max_size=4),
+        min_size=3,
+        max_size=3,
+    ),
+)
+def test_the_tree_mask_is_the_brute_force_one(prompts, candidates) -> None:
+    """Each position of a packed row attends exactly: in the prompt, the positions up to
+    itself; in the tree, the whole prompt, its ancestors and itself (found by brute force
+    from the node prefixes); padding, itself only."""
+    groups = [[list(c) for c in dict.fromkeys(map(tuple, g))] for g in candidates[: len(prompts)]]
+    packed = pack_candidates(prompts, groups, pad_id=0, max_tokens=64)
+    rows = [(p, g) for p, g in zip(prompts, groups, strict=True)]
+    at = 0
+    for chunk in packed.chunks:
+        for r in range(chunk.ids.shape[0]):
+            prompt, group = rows[at]
+            at += 1
+            n = len(prompt)
+            prefixes = list(dict.fromkeys(tuple(c[:d]) for c in group for d in range(1, len(c))))
+            width = chunk.ids.shape[1]
+            expected = torch.eye(width, dtype=torch.bool)
+            for q in range(n):
+                expected[q, : q + 1] = True
+            for j, prefix in enumerate(prefixes):
+                q = n + j
+                expected[q, :n] = True
+                for k, other in enumerate(prefixes):
+                    if prefix[: len(other)] == other:
+                        expected[q, n + k] = True
+            assert torch.equal(chunk.allowed[r], expected)
+    assert at == len(rows)

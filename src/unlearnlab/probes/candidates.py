@@ -55,12 +55,15 @@ class PackedCandidates:
     """Candidates per prompt, in input order."""
 
 
-def _row(prompt: Sequence[int], group: Sequence[Sequence[int]]) -> tuple[list, list, list, list]:
-    """One prompt's row: ids, positions, the attended keys of each position, and each
-    candidate's (position, token) terms."""
+def _row(
+    prompt: Sequence[int], group: Sequence[Sequence[int]]
+) -> tuple[list, list, int, list, list]:
+    """One prompt's row: ids, positions, the prompt's length, the tree positions each tree
+    node attends (its ancestors and itself; every tree node also attends the whole prompt,
+    and the prompt is causal), and each candidate's (position, token) terms."""
     n = len(prompt)
     ids, positions = list(prompt), list(range(n))
-    sees: list[list[int]] = [list(range(i + 1)) for i in range(n)]  # causal prompt
+    tree: list[list[int]] = []  # per tree node: the tree positions it sees
     nodes: dict[tuple[int, ...], int] = {}
     terms = []
     for candidate in group:
@@ -68,14 +71,14 @@ def _row(prompt: Sequence[int], group: Sequence[Sequence[int]]) -> tuple[list, l
         for depth in range(1, len(candidate)):
             prefix = tuple(candidate[:depth])
             if prefix not in nodes:
-                parent = sees[nodes[prefix[:-1]]] if depth > 1 else list(range(n))
+                parent = tree[nodes[prefix[:-1]] - n] if depth > 1 else []
                 nodes[prefix] = len(ids)
-                sees.append([*parent, len(ids)])
+                tree.append([*parent, len(ids)])
                 ids.append(prefix[-1])
                 positions.append(n + depth - 1)
             reads.append((nodes[prefix], candidate[depth]))
         terms.append(reads)
-    return ids, positions, sees, terms
+    return ids, positions, n, tree, terms
 
 
 def pack_candidates(
@@ -107,17 +110,23 @@ def pack_candidates(
     return PackedCandidates(tuple(chunks), tuple(len(g) for g in candidate_ids))
 
 
-def _chunk(rows: Sequence[tuple[list, list, list, list]], width: int, pad_id: int) -> _Chunk:
+def _chunk(rows: Sequence[tuple[list, list, int, list, list]], width: int, pad_id: int) -> _Chunk:
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # (rows, width)
     positions = torch.zeros((len(rows), width), dtype=torch.long)  # (rows, width)
     allowed = torch.eye(width, dtype=torch.bool).repeat(len(rows), 1, 1)  # (rows, width, width)
+    causal = torch.ones((width, width), dtype=torch.bool).tril()  # (width, width)
+    tree_row, tree_query, tree_key = [], [], []
     row_of, at, token, owner = [], [], [], []
     candidate = 0
-    for r, (row_ids, row_positions, sees, terms) in enumerate(rows):
+    for r, (row_ids, row_positions, n, tree, terms) in enumerate(rows):
         ids[r, : len(row_ids)] = torch.tensor(row_ids)
         positions[r, : len(row_positions)] = torch.tensor(row_positions)
-        for query, keys in enumerate(sees):
-            allowed[r, query, keys] = True
+        allowed[r, :n, :n] = causal[:n, :n]
+        allowed[r, n : len(row_ids), :n] = True
+        for query, keys in enumerate(tree, start=n):
+            tree_row.extend([r] * len(keys))
+            tree_query.extend([query] * len(keys))
+            tree_key.extend(keys)
         for reads in terms:
             for position, next_token in reads:
                 row_of.append(r)
@@ -126,6 +135,11 @@ def _chunk(rows: Sequence[tuple[list, list, list, list]], width: int, pad_id: in
                 owner.append(candidate)
             candidate += 1
     as_long = {"dtype": torch.long}
+    allowed[
+        torch.tensor(tree_row, **as_long),
+        torch.tensor(tree_query, **as_long),
+        torch.tensor(tree_key, **as_long),
+    ] = True
     return _Chunk(
         ids,
         positions,

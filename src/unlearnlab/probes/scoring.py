@@ -206,7 +206,8 @@ def encode_ranking(
                 f"item {i}: candidates must be distinct and contain the answer {answer!r}"
             )
     prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
-    encoded = {o: encode_answer(tokenizer, o + suffix) for opts in candidates for o in opts}
+    unique = dict.fromkeys(o for opts in candidates for o in opts)  # each option tokenized once
+    encoded = {o: encode_answer(tokenizer, o + suffix) for o in unique}
     option_ids = [[encoded[o] for o in opts] for opts in candidates]
     pad = pad_token_id(tokenizer)
     packed = pack_candidates(prompt_ids, option_ids, pad_id=pad) if reuse_prompt else None
