@@ -21,6 +21,7 @@ from unlearnlab.models.training import TrainConfig, train
 from unlearnlab.probes.candidates import candidate_logprobs, pack_candidates
 from unlearnlab.probes.scoring import (
     answer_logprobs,
+    encode_ranking,
     greedy_decode,
     rank_answers,
     score_answers,
@@ -299,3 +300,20 @@ def test_the_tree_mask_is_the_brute_force_one(prompts, candidates) -> None:
                         expected[q, n + k] = True
             assert torch.equal(chunk.allowed[r], expected)
     assert at == len(rows)
+
+
+def test_encoded_rankings_are_reused_only_for_a_tokenizer_that_encodes_alike(
+    words: PreTrainedTokenizerBase, tmp_path: Path
+) -> None:
+    """The same queries with the same tokenizer (or a fresh copy saved and loaded again)
+    come from the cache; a tokenizer with another vocabulary encodes them anew."""
+    args = (["Ann is"], ["Lee"], [["Lee", "Bob"]])
+    first = encode_ranking(words, *args, reuse_prompt=True)
+    assert encode_ranking(words, *args, reuse_prompt=True) is first
+    words.save_pretrained(tmp_path / "copy")
+    copy = PreTrainedTokenizerFast.from_pretrained(tmp_path / "copy")
+    assert encode_ranking(copy, *args, reuse_prompt=True) is first
+    other = build_tokenizer(["Bob is Lee Ann Smith Zed."], tmp_path / "other")
+    fresh = encode_ranking(other, *args, reuse_prompt=True)
+    assert fresh is not first and fresh.prompt_ids != first.prompt_ids
+    assert encode_ranking(words, *args, reuse_prompt=False) is not first

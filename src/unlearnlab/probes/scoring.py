@@ -12,8 +12,11 @@ ids that follow the mask, so a padded row scores like the same row alone.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
+import weakref
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -185,6 +188,34 @@ class EncodedRanking:
     """The prompts and candidates as prefix-tree rows (with ``reuse_prompt``), else None."""
 
 
+ENCODED_CACHE = 256
+"""Encoded rankings kept per process (:func:`encode_ranking`): every model of a run is
+asked the same queries, so each is tokenized and packed once."""
+_encoded: OrderedDict[tuple, EncodedRanking] = OrderedDict()
+_tokenizer_keys: weakref.WeakKeyDictionary[PreTrainedTokenizerBase, str] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def tokenizer_key(tokenizer: PreTrainedTokenizerBase) -> str:
+    """A digest of everything that decides how ``tokenizer`` encodes text (its whole
+    serialisation, special tokens included), computed once per tokenizer object."""
+    key = _tokenizer_keys.get(tokenizer)
+    if key is None:
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        text = backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab()))
+        text += repr(
+            (
+                type(tokenizer).__name__,
+                tokenizer.bos_token,
+                getattr(tokenizer, "add_bos_token", None),
+            )
+        )
+        key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        _tokenizer_keys[tokenizer] = key
+    return key
+
+
 def encode_ranking(
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[str],
@@ -194,7 +225,34 @@ def encode_ranking(
     suffix: str = "",
     reuse_prompt: bool = False,
 ) -> EncodedRanking:
-    """The queries of :func:`rank_answers`, checked and tokenized."""
+    """The queries of :func:`rank_answers`, checked and tokenized; the same queries with a
+    tokenizer that encodes alike are answered from a bounded cache (:data:`ENCODED_CACHE`)."""
+    key = (
+        tokenizer_key(tokenizer),
+        tuple(prompts),
+        tuple(answers),
+        tuple(map(tuple, candidates)),
+        suffix,
+        reuse_prompt,
+    )
+    if key in _encoded:
+        _encoded.move_to_end(key)
+        return _encoded[key]
+    encoded = _encode_ranking(tokenizer, prompts, answers, candidates, suffix, reuse_prompt)
+    _encoded[key] = encoded
+    if len(_encoded) > ENCODED_CACHE:
+        _encoded.popitem(last=False)
+    return encoded
+
+
+def _encode_ranking(
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    answers: Sequence[str],
+    candidates: Sequence[Sequence[str]],
+    suffix: str,
+    reuse_prompt: bool,
+) -> EncodedRanking:
     if not len(prompts) == len(answers) == len(candidates):
         raise UserError(
             f"got {len(prompts)} prompts, {len(answers)} answers and {len(candidates)} "
