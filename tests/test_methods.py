@@ -19,6 +19,7 @@ from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config, trajec
 from unlearnlab.methods.data import UnlearnData, build_data
 from unlearnlab.methods.loop import (
     at_steps,
+    logged_nll,
     run_key,
     train_unlearning,
     unlearn,
@@ -422,3 +423,18 @@ def test_a_sham_like_rmu_trains_only_rmu_weights(tiny) -> None:
 def test_warmup_rises_linearly_then_holds() -> None:
     assert [warmup_factor(k, 4) for k in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert warmup_factor(0, 0) == 1.0
+
+
+def test_step_losses_are_logged_from_the_loss_s_own_forward_pass() -> None:
+    """Gradient ascent reads the forget rows only: their logged NLL is minus its loss
+    (the hand value), taken from that forward pass; the retain rows, which its loss never
+    read, take one forward pass of their own (retain NLL 1.865368, as in gd.py)."""
+    batch = hand_batch()
+    calls = []
+    batch.model.register_forward_hook(lambda *_: calls.append(1))
+    loss = method_create("ga").loss(batch)
+    assert len(calls) == 1
+    assert logged_nll(batch, batch.forget) == pytest.approx(-loss.item(), abs=1e-12)
+    assert len(calls) == 1
+    assert logged_nll(batch, batch.retain) == pytest.approx(1.865368, abs=1e-6)
+    assert len(calls) == 2

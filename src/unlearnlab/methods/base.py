@@ -4,7 +4,7 @@ a final weight edit). The shared loop in :mod:`unlearnlab.methods.loop` does the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
@@ -55,9 +55,15 @@ class Batch:
     retain: Tokens
     refusal: Tokens
 
+    seen: dict[int, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
+    """The detached logits of the latest forward pass on each rows (by ``id``) this step:
+    the loop logs the step's losses from them instead of running the model again."""
+
     def outputs(self, tokens: Tokens, *, hidden: bool = False) -> Any:
         """The trained model's forward pass on ``tokens`` (with gradients)."""
-        return self.model(input_ids=tokens.ids, output_hidden_states=hidden)
+        out = self.model(input_ids=tokens.ids, output_hidden_states=hidden)
+        self.seen[id(tokens)] = out.logits.detach()
+        return out
 
     def logits(self, tokens: Tokens) -> torch.Tensor:
         """``(batch, seq, vocab)`` float32 logits of the trained model."""

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
-from unlearnlab.methods.base import Batch, Method
+from unlearnlab.methods.base import Batch, Method, Tokens, widen
 from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
 from unlearnlab.methods.evaluate import Evaluator, should_stop
@@ -186,18 +186,18 @@ def _trajectory(
         loss = method.loss(batch)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
+        with torch.no_grad(), counter.paused():
+            record = {
+                "step": step + 1,
+                "loss": loss.item(),
+                "forget_nll": logged_nll(batch, batch.forget),
+                "retain_nll": logged_nll(batch, batch.retain),
+            }
         if config.grad_clip is not None:
             accelerator.clip_grad_norm_(params, config.grad_clip)
         for group in optimizer.param_groups:
             group["lr"] = config.resolved_lr() * warmup_factor(step, config.warmup_steps)
         optimizer.step()
-        with torch.no_grad(), counter.paused():
-            record = {
-                "step": step + 1,
-                "loss": loss.item(),
-                "forget_nll": nll(batch.logits(batch.forget), batch.forget.labels).item(),
-                "retain_nll": nll(batch.logits(batch.retain), batch.retain.labels).item(),
-            }
         history.append(record)
         if on_step is not None:
             on_step(record)
@@ -244,6 +244,16 @@ def _snapshot(
         param.requires_grad_(False)
     method.finalize(final, base, data)
     return final
+
+
+def logged_nll(batch: Batch, tokens: Tokens) -> float:
+    """The mean answer NLL of ``tokens`` at the weights the step's loss saw (before the
+    update): from the logits of the loss's own forward pass on them where it made one,
+    else from a forward pass without gradients."""
+    logits = batch.seen.get(id(tokens))
+    if logits is None:
+        logits = batch.model(input_ids=tokens.ids).logits
+    return nll(widen(logits), tokens.labels).item()
 
 
 def warmup_factor(step: int, warmup_steps: int) -> float:
