@@ -41,6 +41,7 @@ def test_worlds_benchmark_reports_complete_enumeration() -> None:
 def test_durability_sweep_reports_time_and_worst_case(tmp_path: Path) -> None:
     tiny = (
         "experiment_set=[world.params.people=30, splits.forget=4, splits.heldout=5, "
+        "splits.underivable=0, "
         "train.epochs=null, train.steps=10, train.batch_size=8, train.seq_len=32, "
         "model.hidden_size=16, model.intermediate_size=32, model.layers=1, model.heads=2]"
     )

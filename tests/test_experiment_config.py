@@ -120,3 +120,15 @@ def test_a_training_time_method_gets_no_sham() -> None:
     routed = UnlearnConfig(method="gradient_routing")
     npo = UnlearnConfig(method="npo", lr=0.001, steps=50)
     assert [s.lr for s in sham_runs([routed, npo])] == [0.001]
+
+
+def test_the_polarity_and_metrics_experiments_share_the_default_run_s_models() -> None:
+    """Their configs say so: the same world, splits, corpus and training, so the same
+    reference models from the store (a change to the default's splits must follow them)."""
+    from unlearnlab.substrate.build import build_substrate
+
+    default = build_substrate(load_config("compositional"))
+    for name in ("polarity", "metrics"):
+        other = build_substrate(load_config(name))
+        for role in ("base", "oracle", "deep_oracle"):
+            assert other.key(role) == default.key(role), (name, role)

@@ -39,14 +39,16 @@ from unlearnlab.worlds.kg import Fact, World
 
 
 def unrelated_composites(world: World, splits: Splits, limit: int, *, seed: int = 0) -> list[Fact]:
-    """Up to ``limit`` derived facts far from every forget target: of a target relation,
-    not held out, and such that neither they nor any fact of their shortest derivation
-    names an entity of a forget target or its premises. Their traces were in training,
-    so reasoning on them should survive unlearning; sampled with ``seed``, sorted."""
-    relations = set(splits.forget and {f.relation for f in splits.forget}) or set(
-        default_target_relations(world)
-    )
-    near = {e for f in (*splits.forget, *splits.premises) for e in (f.subject, f.object)}
+    """Up to ``limit`` derived facts far from every derivable forget target: of a target
+    relation, not held out, and such that neither they nor any fact of their shortest
+    derivation names an entity of such a target or its premises (the underivable targets,
+    attribute facts whose re-derivation nothing measures, do not count). Their traces were
+    in training, so reasoning on them should survive unlearning; sampled with ``seed``,
+    sorted."""
+    isolated = set(splits.underivable)
+    targets = [f for f in splits.forget if f not in isolated]
+    relations = {f.relation for f in targets} or set(default_target_relations(world))
+    near = {e for f in (*targets, *splits.premises) for e in (f.subject, f.object)}
     heldout = set(splits.heldout)
     pool = []
     for fact in world.derived_facts:
