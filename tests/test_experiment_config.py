@@ -132,3 +132,14 @@ def test_the_polarity_and_metrics_experiments_share_the_default_run_s_models() -
         other = build_substrate(load_config(name))
         for role in ("base", "oracle", "deep_oracle"):
             assert other.key(role) == default.key(role), (name, role)
+
+
+def test_the_no_cot_profile_trains_on_no_chain_of_thought() -> None:
+    from unlearnlab.substrate.build import build_substrate
+
+    default = build_substrate(load_config("compositional"))
+    ablated = build_substrate(load_config("compositional", [], "no_cot"))
+    assert ablated.splits.forget == default.splits.forget
+    for role in ("base", "oracle", "deep_oracle"):
+        kinds = {d.kind for d in ablated.documents(role)}
+        assert "cot" not in kinds and "cot" in {d.kind for d in default.documents(role)}

@@ -189,7 +189,7 @@ def test_bad_config_fails_before_any_training(tmp_path, capsys) -> None:
         capsys.readouterr().err
     )
     assert _exit_code(["run", "compositional", "--profile", "huge"]) == 2
-    known = "(known: quick, checkpoint_cpu, checkpoint_gpu, full)"
+    known = "(known: quick, checkpoint_cpu, checkpoint_gpu, full, no_cot)"
     assert f"unknown profile 'huge' {known}" in capsys.readouterr().err
 
 
