@@ -6,8 +6,9 @@ import pytest
 
 from unlearnlab.corpus.templates import CANONICAL
 from unlearnlab.probes import knowledge
+from unlearnlab.probes.decoding import Generation
 from unlearnlab.probes.knowledge import QueryIndex, chain_of_thought, recall_by_ranking
-from unlearnlab.probes.scoring import Generation, Ranking
+from unlearnlab.probes.scoring import Ranking
 from unlearnlab.worlds import Fact, FactRecord, World, parse_rules
 
 PEOPLE = ("Ann Lee", "Bea Lee", "Cal Lee", "Dan Lee", "Eve Ray")

@@ -19,7 +19,6 @@ from unlearnlab.methods.config import UnlearnConfig, load_unlearn_config, trajec
 from unlearnlab.methods.data import UnlearnData, build_data
 from unlearnlab.methods.loop import (
     at_steps,
-    logged_nll,
     run_key,
     train_unlearning,
     unlearn,
@@ -27,7 +26,7 @@ from unlearnlab.methods.loop import (
     unlearning_trajectory,
     warmup_factor,
 )
-from unlearnlab.methods.losses import sequence_logprob
+from unlearnlab.methods.losses import logged_nll, sequence_logprob
 from unlearnlab.methods.rmu import RMU
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.models.store import ModelStore

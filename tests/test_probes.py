@@ -21,6 +21,7 @@ from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.models.factory import build_model
 from unlearnlab.models.store import ModelStore
 from unlearnlab.probes.candidates import candidate_logprobs
+from unlearnlab.probes.decoding import Generation
 from unlearnlab.probes.deep import deep_rows, edu_relat_accuracy_all, edu_relat_scores
 from unlearnlab.probes.hidden import residual_stream
 from unlearnlab.probes.knowledge import QueryIndex
@@ -34,7 +35,7 @@ from unlearnlab.probes.results import (
     tidy_rows,
     write_parquet,
 )
-from unlearnlab.probes.scoring import Generation, answer_logprobs
+from unlearnlab.probes.scoring import answer_logprobs
 from unlearnlab.probes.stats import bootstrap_mean
 from unlearnlab.probes.suite import SuiteConfig, run_suite
 from unlearnlab.substrate.build import build_substrate, train_reference_model

@@ -19,10 +19,10 @@ from unlearnlab.models.data import pairs_to_examples
 from unlearnlab.models.factory import ModelSpec, build_model
 from unlearnlab.models.training import TrainConfig, train
 from unlearnlab.probes.candidates import candidate_logprobs, pack_candidates
+from unlearnlab.probes.decoding import greedy_decode
 from unlearnlab.probes.scoring import (
     answer_logprobs,
     encode_ranking,
-    greedy_decode,
     rank_answers,
     score_answers,
 )

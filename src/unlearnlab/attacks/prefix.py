@@ -40,13 +40,9 @@ from unlearnlab.errors import UserError
 from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.probes.candidates import candidate_logprobs
+from unlearnlab.probes.decoding import cache_argument
 from unlearnlab.probes.knowledge import QueryIndex, recall_record
-from unlearnlab.probes.scoring import (
-    cache_argument,
-    pad_rows,
-    pad_token_id,
-    rank_scores,
-)
+from unlearnlab.probes.scoring import pad_rows, pad_token_id, rank_scores
 from unlearnlab.worlds.kg import Fact
 
 Mode = Literal["per_fact", "universal"]

@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
-from unlearnlab.methods.base import Batch, Method, Tokens, widen
+from unlearnlab.methods.base import Batch, Method
 from unlearnlab.methods.config import LoraSpec, UnlearnConfig
 from unlearnlab.methods.data import UnlearnData, batch_rows, build_data, select
 from unlearnlab.methods.evaluate import Evaluator, should_stop
-from unlearnlab.methods.losses import nll
+from unlearnlab.methods.losses import logged_nll
 from unlearnlab.methods.registry import get_method
 from unlearnlab.models.compute import FlopCounter, counting, recorded_flops
 from unlearnlab.models.factory import SIDECAR, load_model, load_tokenizer, save_model
@@ -244,16 +244,6 @@ def _snapshot(
         param.requires_grad_(False)
     method.finalize(final, base, data)
     return final
-
-
-def logged_nll(batch: Batch, tokens: Tokens) -> float:
-    """The mean answer NLL of ``tokens`` at the weights the step's loss saw (before the
-    update): from the logits of the loss's own forward pass on them where it made one,
-    else from a forward pass without gradients."""
-    logits = batch.seen.get(id(tokens))
-    if logits is None:
-        logits = batch.model(input_ids=tokens.ids).logits
-    return nll(widen(logits), tokens.labels).item()
 
 
 def warmup_factor(step: int, warmup_steps: int) -> float:

@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from unlearnlab.methods.base import Batch
+from unlearnlab.methods.base import Batch, Tokens, widen
 from unlearnlab.models.data import IGNORE
 
 RetainKind = Literal["nll", "kl"]
@@ -76,3 +76,13 @@ def npo_term(log_ratio: torch.Tensor, beta: float) -> torch.Tensor:
     """``()`` -(2/β)·mean log σ(-β·r) of per-row log-ratios ``r`` ``(batch,)``
     (NPO, Zhang et al. 2024, Eq. 3)."""
     return -(2.0 / beta) * F.logsigmoid(-beta * log_ratio).mean()
+
+
+def logged_nll(batch: Batch, tokens: Tokens) -> float:
+    """The mean answer NLL of ``tokens`` at the weights the step's loss saw (before the
+    update): from the logits of the loss's own forward pass on them where it made one,
+    else from a forward pass without gradients."""
+    logits = batch.seen.get(id(tokens))
+    if logits is None:
+        logits = batch.model(input_ids=tokens.ids).logits
+    return nll(widen(logits), tokens.labels).item()

@@ -47,13 +47,9 @@ from unlearnlab.corpus.routes import (
 from unlearnlab.corpus.templates import relation_texts, render
 from unlearnlab.models.data import encode_answer, encode_prompt
 from unlearnlab.probes.candidates import candidate_logprobs
+from unlearnlab.probes.decoding import greedy_decode
 from unlearnlab.probes.knowledge import QueryIndex
-from unlearnlab.probes.scoring import (
-    Ranking,
-    greedy_decode,
-    pad_token_id,
-    rank_scores,
-)
+from unlearnlab.probes.scoring import Ranking, pad_token_id, rank_scores
 from unlearnlab.worlds.kg import World
 
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from unlearnlab.probes.decoding import greedy_decode
 from unlearnlab.probes.registry import SuiteInputs, member_facts, probes
 from unlearnlab.probes.results import ProbeRow
-from unlearnlab.probes.scoring import greedy_decode
 from unlearnlab.probes.tokens import answer_token_stats
 
 

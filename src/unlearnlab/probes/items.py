@@ -27,8 +27,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.items import BenchItem
 from unlearnlab.errors import UserError
+from unlearnlab.probes.decoding import greedy_decode
 from unlearnlab.probes.results import ProbeRow
-from unlearnlab.probes.scoring import EncodedRanking, encode_ranking, greedy_decode, rank_encoded
+from unlearnlab.probes.scoring import EncodedRanking, encode_ranking, rank_encoded
 
 DEFAULT_PROMPT = "Question: {question}\nAnswer:"
 """The prompt of checkpoints without a chat template."""

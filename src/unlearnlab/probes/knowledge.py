@@ -32,11 +32,11 @@ from unlearnlab.corpus.templates import (
     render,
 )
 from unlearnlab.models.data import encode_answer
+from unlearnlab.probes.decoding import greedy_decode
 from unlearnlab.probes.scoring import (
     EncodedRanking,
     Ranking,
     encode_ranking,
-    greedy_decode,
     rank_encoded,
 )
 from unlearnlab.worlds.kg import Fact, World

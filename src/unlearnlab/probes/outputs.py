@@ -30,11 +30,12 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.templates import REFUSALS, render
+from unlearnlab.probes.decoding import Generation, greedy_decode
 from unlearnlab.probes.hidden import states_at
 from unlearnlab.probes.knowledge import QueryIndex
 from unlearnlab.probes.registry import FORGET_UNDERIVABLE, SuiteInputs, probes
 from unlearnlab.probes.results import ProbeRow
-from unlearnlab.probes.scoring import Generation, greedy_decode, rank_answers
+from unlearnlab.probes.scoring import rank_answers
 from unlearnlab.worlds.kg import Fact, World
 
 REFUSAL_MARKERS = tuple(
