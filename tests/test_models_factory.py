@@ -82,6 +82,18 @@ def test_bad_specs_are_rejected(fields: dict[str, object], message: str) -> None
         ModelSpec.model_validate(fields)
 
 
+def test_a_recorded_spec_validates_again() -> None:
+    """What a model's sidecar records (the dump) is a valid spec: a checkpoint's spec
+    leaves out the architecture fields that do not apply to it (before, probing a
+    fine-tuned checkpoint failed on its own recorded config)."""
+    checkpoint = ModelSpec(path=Path("ckpt"), dtype="bfloat16")
+    assert checkpoint.model_dump(mode="json") == {"path": "ckpt", "dtype": "bfloat16"}
+    assert ModelSpec.model_validate(checkpoint.model_dump(mode="json")) == checkpoint
+    scratch = ModelSpec(layers=2)
+    assert ModelSpec.model_validate(scratch.model_dump(mode="json")) == scratch
+    assert scratch.model_dump()["layers"] == 2
+
+
 def test_saved_model_reloads_with_identical_logits(
     tokenizer: PreTrainedTokenizerBase, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ import torch
 from checkpoints import PROMPT, bpe_tokenizer, tiny_llama
 from unlearnlab.attacks.items import ItemBench
 from unlearnlab.corpus.items import BenchItem
-from unlearnlab.models.data import encode_answer, encode_prompt
+from unlearnlab.models.data import continuation, encode_answer, encode_prompt, pairs_to_examples
 from unlearnlab.models.factory import load_model, load_tokenizer, save_model
 from unlearnlab.probes.items import (
     ItemQueries,
@@ -22,6 +22,8 @@ from unlearnlab.probes.items import (
     rank_entries,
     wrong_answers,
 )
+from unlearnlab.probes.scoring import encode_ranking
+from unlearnlab.probes.tokens import answer_token_stats
 
 TEXTS = [
     "Question: Where was Ana Ruiz born?\nAnswer: Ana Ruiz was born in Leeds.",
@@ -124,3 +126,42 @@ def test_bf16_weights_load_as_float32_and_probe(tmp_path: Path) -> None:
     assert all(
         r.value is not None and 0 <= r.value <= 1 for r in rows if r.probe == "item.generate"
     )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "text", "expected"),
+    [
+        ("Q: Who? A:", "Ann Lee.", " Ann Lee."),
+        ("Q: Who? A: ", "Ann Lee.", "Ann Lee."),
+        ("Q: Who? A:", " Ann Lee.", " Ann Lee."),
+        ("", "Ann Lee.", "Ann Lee."),
+        ("Q: Who? A:", "", ""),
+    ],
+)
+def test_a_continuation_follows_its_prompt_after_one_space(
+    prompt: str, text: str, expected: str
+) -> None:
+    assert continuation(prompt, text) == expected
+
+
+@pytest.mark.parametrize("style", ["byte", "metaspace"])
+def test_world_queries_encode_answers_as_the_corpus_writes_them(style: str) -> None:
+    """The world's documents read "Q: ... A: Ann Lee." (the answer after a space): ranking,
+    token statistics and answer-only training encode the answer with that space, which a
+    sub-word tokenizer keeps inside the first token (before, "Ann" was encoded bare, a
+    token sequence no document contains, and a checkpoint fine-tuned on a world ranked
+    its own answers last)."""
+    tokenizer = bpe_tokenizer(["Q: Who is the mother of Bo Li? A: Ann Lee. Cy Fox."], style=style)
+    prompt = "Q: Who is the mother of Bo Li? A:"
+    spaced = encode_answer(tokenizer, " Ann Lee.")
+    if style == "byte":  # SentencePiece's metaspace puts the space before any text
+        assert spaced != encode_answer(tokenizer, "Ann Lee.")
+    document = encode_prompt(tokenizer, f"{prompt} Ann Lee.")
+    assert document == encode_prompt(tokenizer, prompt) + spaced
+    ranking = encode_ranking(tokenizer, [prompt], ["Ann Lee"], [["Cy Fox", "Ann Lee"]], suffix=".")
+    assert ranking.option_ids == [[encode_answer(tokenizer, " Cy Fox."), spaced]]
+    (example,) = pairs_to_examples(tokenizer, [(prompt, "Ann Lee.")])
+    assert example.ids.tolist()[: len(document)] == document
+    model = tiny_llama(tokenizer, seed=0).eval()
+    (stats,) = answer_token_stats(model, tokenizer, [prompt], ["Ann Lee."])
+    assert len(stats.logprobs) == len(spaced)

@@ -37,7 +37,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from unlearnlab.attacks.base import AttackTarget, Curve, check_schedule, kfold
 from unlearnlab.corpus.templates import render
 from unlearnlab.errors import UserError
-from unlearnlab.models.data import encode_answer, encode_prompt
+from unlearnlab.models.data import continuation, encode_answer, encode_prompt
 from unlearnlab.models.factory import load_model, load_tokenizer
 from unlearnlab.probes.candidates import candidate_logprobs
 from unlearnlab.probes.decoding import cache_argument
@@ -133,14 +133,18 @@ def encode_queries(
             rendering = render(fact, text, template)
             ids = encode_prompt(tokenizer, rendering.prompt)
             cut = next((i for i, t in enumerate(ids) if t not in special), len(ids))
+            answer = f"{rendering.answer}."
             queries.append(
                 Query(
                     fact,
                     template.name,
                     tuple(ids[:cut]),
                     tuple(ids[cut:]),
-                    tuple(encode_answer(tokenizer, f"{rendering.answer}.")),
-                    tuple(tuple(encode_answer(tokenizer, f"{c}.")) for c in candidates),
+                    tuple(encode_answer(tokenizer, continuation(rendering.prompt, answer))),
+                    tuple(
+                        tuple(encode_answer(tokenizer, continuation(rendering.prompt, f"{c}.")))
+                        for c in candidates
+                    ),
                     candidates.index(rendering.answer),
                 )
             )

@@ -49,6 +49,16 @@ def encode_answer(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def continuation(prompt: str, text: str) -> str:
+    """``text`` as it follows ``prompt`` in a document: after one space, unless the prompt
+    ends in whitespace or ``text`` begins with it. Encode this, not the bare text: sub-word
+    tokenizers (GPT-2, SentencePiece) mark the space inside the next token, and a word-level
+    tokenizer ignores it."""
+    if not text or not prompt or prompt[-1].isspace() or text[0].isspace():
+        return text
+    return f" {text}"
+
+
 def _eos(tokenizer: PreTrainedTokenizerBase) -> int:
     if tokenizer.eos_token_id is None:
         raise UserError("the tokenizer has no eos token; set tokenizer.eos_token before training")
@@ -77,7 +87,7 @@ def pairs_to_examples(
     examples = []
     for prompt, answer in pairs:
         prompt_ids = encode_prompt(tokenizer, prompt)
-        answer_ids = [*encode_answer(tokenizer, answer), eos]
+        answer_ids = [*encode_answer(tokenizer, continuation(prompt, answer)), eos]
         ids = torch.tensor(prompt_ids + answer_ids, dtype=torch.long)  # (len,)
         mask = torch.zeros_like(ids, dtype=torch.bool)
         mask[len(prompt_ids) :] = True

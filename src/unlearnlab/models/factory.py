@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -84,6 +91,15 @@ class ModelSpec(BaseModel):
                 "(rotary embeddings rotate pairs of dimensions)"
             )
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without the architecture fields when ``path`` is given (they do not apply), so
+        that a recorded spec validates again."""
+        data: dict[str, Any] = handler(self)
+        if self.path is None:
+            return data
+        return {k: v for k, v in data.items() if k not in _ARCHITECTURE_FIELDS}
 
 
 def build_model(

@@ -45,7 +45,7 @@ from unlearnlab.corpus.routes import (
     trace_text,
 )
 from unlearnlab.corpus.templates import relation_texts, render
-from unlearnlab.models.data import encode_answer, encode_prompt
+from unlearnlab.models.data import continuation, encode_answer, encode_prompt
 from unlearnlab.probes.candidates import candidate_logprobs
 from unlearnlab.probes.decoding import greedy_decode
 from unlearnlab.probes.knowledge import QueryIndex
@@ -84,10 +84,10 @@ class LanguageModel:
         shorter one cannot win by being a prefix."""
         tok = self.tokenizer
         groups = []
-        for options in candidates:
-            ids = [tuple(encode_answer(tok, o)) for o in options]
+        for prompt, options in zip(prompts, candidates, strict=True):
+            ids = [tuple(encode_answer(tok, continuation(prompt, o))) for o in options]
             if _has_prefix(ids):
-                ids = [tuple(encode_answer(tok, f"{o}.")) for o in options]
+                ids = [tuple(encode_answer(tok, continuation(prompt, f"{o}."))) for o in options]
             groups.append([list(i) for i in ids])
         return candidate_logprobs(
             self.model,

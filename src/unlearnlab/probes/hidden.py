@@ -25,7 +25,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.templates import CANONICAL, relation_texts, render
-from unlearnlab.models.data import encode_answer, encode_prompt
+from unlearnlab.models.data import continuation, encode_answer, encode_prompt
 from unlearnlab.probes.registry import SuiteInputs, probes, sample
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import pad_rows, pad_token_id
@@ -167,7 +167,9 @@ def hidden_rows(
     rows = []
     decoder = model.get_decoder()
     head = model.get_output_embeddings()
-    first_tokens = torch.tensor([encode_answer(tokenizer, a)[0] for a in test_answers])
+    # the first token of each answer as it follows "... is" in a sentence
+    first = [encode_answer(tokenizer, continuation("is", a))[0] for a in test_answers]
+    first_tokens = torch.tensor(first)
     pools = allowed.sum(-1).tolist()  # (n_test,)
     for layer in range(train_subject.shape[0]):
         x_train, x_test = train_subject[layer].float(), test_subject[layer].float()

@@ -27,6 +27,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.corpus.items import BenchItem
 from unlearnlab.errors import UserError
+from unlearnlab.models.data import continuation
 from unlearnlab.probes.decoding import greedy_decode
 from unlearnlab.probes.results import ProbeRow
 from unlearnlab.probes.scoring import EncodedRanking, encode_ranking, rank_encoded
@@ -71,7 +72,7 @@ class Prompter:
     def answer(self, text: str, prompt: str) -> str:
         """``text`` as it follows ``prompt``: after a space unless the prompt ends in
         whitespace (sub-word tokenizers mark the space inside the answer's first token)."""
-        return text if not prompt or prompt[-1].isspace() else f" {text}"
+        return continuation(prompt, text)
 
 
 def prompter(tokenizer: PreTrainedTokenizerBase, template: str | None) -> Prompter:

@@ -25,7 +25,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearnlab.errors import UserError
-from unlearnlab.models.data import encode_answer, encode_prompt
+from unlearnlab.models.data import continuation, encode_answer, encode_prompt
 from unlearnlab.probes.candidates import PackedCandidates, pack_candidates, packed_logprobs
 
 Side = Literal["left", "right"]
@@ -147,7 +147,10 @@ def score_answers(
     return answer_logprobs(
         model,
         [encode_prompt(tokenizer, p) for p in prompts],
-        [encode_answer(tokenizer, a) for a in answers],
+        [
+            encode_answer(tokenizer, continuation(p, a))
+            for p, a in zip(prompts, answers, strict=True)
+        ],
         pad_id=pad_token_id(tokenizer),
         batch_size=batch_size,
         padding_side=padding_side,
@@ -253,9 +256,13 @@ def _encode_ranking(
                 f"item {i}: candidates must be distinct and contain the answer {answer!r}"
             )
     prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
-    unique = dict.fromkeys(o for opts in candidates for o in opts)  # each option tokenized once
-    encoded = {o: encode_answer(tokenizer, o + suffix) for o in unique}
-    option_ids = [[encoded[o] for o in opts] for opts in candidates]
+    texts = [
+        [continuation(p, o + suffix) for o in options]
+        for p, options in zip(prompts, candidates, strict=True)
+    ]
+    unique = dict.fromkeys(t for options in texts for t in options)  # each tokenized once
+    encoded = {t: encode_answer(tokenizer, t) for t in unique}
+    option_ids = [[encoded[t] for t in options] for options in texts]
     pad = pad_token_id(tokenizer)
     packed = pack_candidates(prompt_ids, option_ids, pad_id=pad) if reuse_prompt else None
     truth = [list(options).index(a) for a, options in zip(answers, candidates, strict=True)]

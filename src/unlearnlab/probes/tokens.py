@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearnlab.models.data import encode_answer, encode_prompt
+from unlearnlab.models.data import continuation, encode_answer, encode_prompt
 from unlearnlab.probes.scoring import pad_rows, pad_token_id
 
 
@@ -43,7 +43,7 @@ def _encode(
     if len(prompts) != len(answers):
         raise ValueError(f"got {len(prompts)} prompts but {len(answers)} answers")
     pairs = [
-        (encode_prompt(tokenizer, p), encode_answer(tokenizer, a))
+        (encode_prompt(tokenizer, p), encode_answer(tokenizer, continuation(p, a)))
         for p, a in zip(prompts, answers, strict=True)
     ]
     if any(not a for _, a in pairs):
